@@ -1,0 +1,76 @@
+//! The ingest boundary's de-identification: every patient identifier is replaced by a keyed
+//! HMAC-SHA-256 pseudonym before an event leaves `kpi-ingest`. Same key, same pseudonym, so a
+//! person's events still join up; without the key the pseudonym cannot be reversed or
+//! recomputed from a guessed NHS number (which a plain SHA-256 could).
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::event::{Event, Payload};
+
+/// Minimum key length: 32 bytes, the HMAC-SHA-256 block security level.
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// Keyed pseudonymiser. Deliberately not `Debug`, so the key cannot reach a log line.
+#[derive(Clone)]
+pub struct Pseudonymiser {
+    mac: Hmac<Sha256>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the pseudonymisation key is {0} bytes; it must be at least {MIN_KEY_BYTES} bytes of secret random data (for example `openssl rand -hex 32`)")]
+pub struct KeyTooShort(pub usize);
+
+impl Pseudonymiser {
+    pub fn new(key: &[u8]) -> Result<Self, KeyTooShort> {
+        if key.len() < MIN_KEY_BYTES {
+            return Err(KeyTooShort(key.len()));
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
+        Ok(Pseudonymiser { mac })
+    }
+
+    /// The pseudonym of one identifier: 64 lowercase hex characters. The `domain` separates
+    /// kinds of identifier, so that a referral id equal to an event id gets another pseudonym.
+    pub fn pseudonym(&self, domain: &str, identifier: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(identifier.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Replaces every identifier of a validated event with its pseudonym.
+    pub fn pseudonymise(&self, event: &mut Event) {
+        event.event_id = self.pseudonym("event", &event.event_id);
+        if let Some(person) = event.person.as_mut() {
+            *person = self.pseudonym("person", person);
+        }
+        // A retraction's target must hash exactly as that event's own id did; every other
+        // payload id names a referral, detention or ward stay.
+        let id_domain = match event.payload {
+            Payload::EventRetracted { .. } => "event",
+            _ => "episode",
+        };
+        for id in event.payload.identifiers_mut() {
+            *id = self.pseudonym(id_domain, id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_short_keys_and_separates_domains() {
+        assert!(Pseudonymiser::new(&[7; 16]).is_err());
+        let p = Pseudonymiser::new(&[7; 32]).unwrap();
+        let a = p.pseudonym("person", "9434765919");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, p.pseudonym("person", "9434765919"));
+        assert_ne!(a, p.pseudonym("event", "9434765919"));
+        let other = Pseudonymiser::new(&[8; 32]).unwrap();
+        assert_ne!(a, other.pseudonym("person", "9434765919"));
+    }
+}
