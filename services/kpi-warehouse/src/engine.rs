@@ -1,0 +1,210 @@
+//! The engine's side of the warehouse: everything one batch commits in one transaction (person
+//! state, count deltas and the next offset of each partition), and the reads that resume it.
+
+use std::collections::HashSet;
+
+use kpi_core::contrib::Counts;
+use kpi_core::person::PersonState;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use crate::WarehouseError;
+
+/// Ownership of one partition by this engine instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub partition: i32,
+    pub next_offset: i64,
+    pub epoch: i64,
+}
+
+/// Takes a partition over: bumps its epoch so that any older owner's next commit fails, and
+/// returns where to resume.
+pub async fn claim_partition(pool: &PgPool, topic: &str, partition: i32) -> Result<Claim, WarehouseError> {
+    let row = sqlx::query(
+        "INSERT INTO engine_offsets (topic, partition, next_offset, epoch) VALUES ($1, $2, 0, 1)
+         ON CONFLICT (topic, partition) DO UPDATE SET epoch = engine_offsets.epoch + 1, updated_at = now()
+         RETURNING next_offset, epoch",
+    )
+    .bind(topic)
+    .bind(partition)
+    .fetch_one(pool)
+    .await?;
+    Ok(Claim { partition, next_offset: row.get("next_offset"), epoch: row.get("epoch") })
+}
+
+/// Every person state stored for a partition.
+pub async fn load_persons(pool: &PgPool, partition: i32) -> Result<Vec<(String, PersonState)>, WarehouseError> {
+    let rows = sqlx::query("SELECT person, state FROM person_state WHERE partition = $1")
+        .bind(partition)
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let state: serde_json::Value = row.get("state");
+            Ok((row.get("person"), serde_json::from_value(state)?))
+        })
+        .collect()
+}
+
+/// An event as the seen-set records it.
+pub struct Seen<'a> {
+    pub event_id: &'a str,
+    pub person: Option<&'a str>,
+    pub partition: i32,
+}
+
+/// Records event ids; returns the ids that were new (not seen in any earlier batch).
+pub async fn record_seen(tx: &mut Transaction<'_, Postgres>, events: &[Seen<'_>]) -> Result<HashSet<String>, WarehouseError> {
+    if events.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id).collect();
+    let persons: Vec<Option<&str>> = events.iter().map(|e| e.person).collect();
+    let partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
+    let rows = sqlx::query(
+        "INSERT INTO events_seen (event_id, person, partition)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int[])
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind(&ids)
+    .bind(&persons)
+    .bind(&partitions)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.get("event_id")).collect())
+}
+
+/// Registers retractions (target, retraction id); a repeated target keeps its first retraction.
+pub async fn record_retractions(tx: &mut Transaction<'_, Postgres>, retractions: &[(&str, &str)]) -> Result<(), WarehouseError> {
+    if retractions.is_empty() {
+        return Ok(());
+    }
+    let targets: Vec<&str> = retractions.iter().map(|r| r.0).collect();
+    let ids: Vec<&str> = retractions.iter().map(|r| r.1).collect();
+    sqlx::query(
+        "INSERT INTO retractions (target_event_id, retraction_event_id)
+         SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT (target_event_id) DO NOTHING",
+    )
+    .bind(&targets)
+    .bind(&ids)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Retractions not yet applied whose target belongs to a person in one of `partitions`; marks
+/// them applied (the caller applies them in the same transaction). Returns (target, person).
+pub async fn take_pending_retractions(
+    tx: &mut Transaction<'_, Postgres>,
+    partitions: &[i32],
+) -> Result<Vec<(String, String)>, WarehouseError> {
+    let rows = sqlx::query(
+        "UPDATE retractions r SET applied = true
+         FROM events_seen s
+         WHERE NOT r.applied AND s.event_id = r.target_event_id
+           AND s.person IS NOT NULL AND s.partition = ANY($1)
+         RETURNING r.target_event_id, s.person",
+    )
+    .bind(partitions)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Adds count deltas to `indicator_counts`.
+pub async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Counts) -> Result<(), WarehouseError> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let mut columns = DeltaColumns::default();
+    for (key, tally) in deltas {
+        columns.indicator.push(key.indicator);
+        columns.kind.push(key.period.kind.code());
+        columns.end.push(key.period.end);
+        columns.stratum_type.push(key.stratum.kind.code());
+        columns.stratum_value.push(key.stratum.value);
+        columns.numerator.push(tally.numerator);
+        columns.denominator.push(tally.denominator);
+    }
+    sqlx::query(
+        "INSERT INTO indicator_counts AS c
+             (indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+         ON CONFLICT (indicator, period_kind, period_end, stratum_type, stratum_value) DO UPDATE
+         SET numerator = c.numerator + EXCLUDED.numerator,
+             denominator = c.denominator + EXCLUDED.denominator,
+             updated_at = now()",
+    )
+    .bind(&columns.indicator)
+    .bind(&columns.kind)
+    .bind(&columns.end)
+    .bind(&columns.stratum_type)
+    .bind(&columns.stratum_value)
+    .bind(&columns.numerator)
+    .bind(&columns.denominator)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct DeltaColumns {
+    indicator: Vec<&'static str>,
+    kind: Vec<&'static str>,
+    end: Vec<chrono::NaiveDate>,
+    stratum_type: Vec<&'static str>,
+    stratum_value: Vec<&'static str>,
+    numerator: Vec<i64>,
+    denominator: Vec<i64>,
+}
+
+/// Upserts changed person states.
+pub async fn save_persons(
+    tx: &mut Transaction<'_, Postgres>,
+    persons: &[(&str, i32, &PersonState)],
+) -> Result<(), WarehouseError> {
+    if persons.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = persons.iter().map(|p| p.0).collect();
+    let partitions: Vec<i32> = persons.iter().map(|p| p.1).collect();
+    let states = persons
+        .iter()
+        .map(|p| serde_json::to_value(p.2))
+        .collect::<Result<Vec<_>, _>>()?;
+    sqlx::query(
+        "INSERT INTO person_state (person, partition, state)
+         SELECT * FROM UNNEST($1::text[], $2::int[], $3::jsonb[])
+         ON CONFLICT (person) DO UPDATE SET partition = EXCLUDED.partition, state = EXCLUDED.state, updated_at = now()",
+    )
+    .bind(&ids)
+    .bind(&partitions)
+    .bind(&states)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores the next offset of a partition, only if this engine still owns it (its epoch).
+pub async fn advance_offset(
+    tx: &mut Transaction<'_, Postgres>,
+    topic: &str,
+    claim: Claim,
+    next_offset: i64,
+) -> Result<(), WarehouseError> {
+    let updated = sqlx::query(
+        "UPDATE engine_offsets SET next_offset = $3, updated_at = now()
+         WHERE topic = $1 AND partition = $2 AND epoch = $4",
+    )
+    .bind(topic)
+    .bind(claim.partition)
+    .bind(next_offset)
+    .bind(claim.epoch)
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(WarehouseError::Fenced { topic: topic.to_owned(), partition: claim.partition })
+    }
+}

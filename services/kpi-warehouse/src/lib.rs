@@ -1,0 +1,57 @@
+//! The warehouse end of the data flow: the PostgreSQL schema (`migrations/`, the contract that
+//! Grafana and analysts read) and every query the engine and publisher run, so that SQL lives in
+//! one place.
+//!
+//! # Layout
+//!
+//! - [`engine`]: the engine's batch transaction: de-duplication, retractions, person state,
+//!   count deltas and fenced partition offsets.
+//! - [`publish`]: the publisher's reads of counts and writes of values and the catalogue.
+
+pub mod engine;
+pub mod publish;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The migrations embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("the PostgreSQL URL is not valid: {0} (expected postgres://USER@HOST:PORT/DATABASE)")]
+    BadUrl(#[source] sqlx::Error),
+    #[error("PostgreSQL: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migrating the warehouse failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("partition {partition} of {topic} was taken over by another engine instance")]
+    Fenced { topic: String, partition: i32 },
+    #[error("stored person state could not be read: {0}")]
+    CorruptState(#[from] serde_json::Error),
+    #[error("the warehouse holds a value this version does not know: {0}")]
+    UnknownLabel(String),
+}
+
+/// A pool that connects lazily, so that a service starts (and reports not-ready) while the
+/// database is down, and recovers by itself when it comes back.
+pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, WarehouseError> {
+    let options = PgConnectOptions::from_str(url).map_err(WarehouseError::BadUrl)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options))
+}
+
+/// Applies any migration not yet applied.
+pub async fn migrate(pool: &PgPool) -> Result<(), WarehouseError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Whether the database answers (for `/readyz`).
+pub async fn is_ready(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}

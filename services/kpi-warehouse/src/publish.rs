@@ -1,0 +1,169 @@
+//! The publisher's side of the warehouse: counts in, values and the catalogue out, each write
+//! one transaction so that readers never see half a refresh.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kpi_core::contrib::{Counts, Key, Tally};
+use kpi_core::indicators::{Method, CATALOGUE};
+use kpi_core::period::{Period, PeriodKind};
+use kpi_core::strata::{Stratum, StratumType};
+use kpi_core::values::{IndicatorValue, PublishedValue};
+use sqlx::{PgPool, Row};
+
+use crate::WarehouseError;
+
+/// A cheap fingerprint of the counts: changes whenever the engine commits a delta.
+pub async fn counts_version(pool: &PgPool) -> Result<Option<DateTime<Utc>>, WarehouseError> {
+    Ok(sqlx::query_scalar("SELECT max(updated_at) FROM indicator_counts").fetch_one(pool).await?)
+}
+
+/// Every non-zero count, with labels turned back into the core's types.
+pub async fn read_counts(pool: &PgPool) -> Result<Counts, WarehouseError> {
+    let rows = sqlx::query(
+        "SELECT indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator
+         FROM indicator_counts WHERE numerator <> 0 OR denominator <> 0",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut counts = Counts::with_capacity(rows.len());
+    for row in rows {
+        let unknown = |what: &str, value: &str| WarehouseError::UnknownLabel(format!("{what} {value:?}"));
+        let indicator: String = row.get("indicator");
+        let indicator = CATALOGUE.iter().find(|i| i.id == indicator).ok_or_else(|| unknown("indicator", &indicator))?.id;
+        let kind: String = row.get("period_kind");
+        let kind = PeriodKind::parse(&kind).ok_or_else(|| unknown("period kind", &kind))?;
+        let end: NaiveDate = row.get("period_end");
+        let stratum_type: String = row.get("stratum_type");
+        let stratum_type = StratumType::parse(&stratum_type).ok_or_else(|| unknown("stratum type", &stratum_type))?;
+        let value: String = row.get("stratum_value");
+        let value = stratum_type.intern(&value).ok_or_else(|| unknown("stratum", &value))?;
+        counts.insert(
+            Key { indicator, period: Period { kind, end }, stratum: Stratum { kind: stratum_type, value } },
+            Tally { numerator: row.get("numerator"), denominator: row.get("denominator") },
+        );
+    }
+    Ok(counts)
+}
+
+/// Replaces the catalogue table with the code's catalogue.
+pub async fn write_catalogue(pool: &PgPool) -> Result<(), WarehouseError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM indicator_catalogue").execute(&mut *tx).await?;
+    for i in CATALOGUE {
+        let method = match i.method {
+            Method::Count => "count".to_owned(),
+            Method::RatePerPopulation { numerator, per } => format!("{numerator} per {per} population, Byar's/exact"),
+            Method::RateRatio { rate, breakdown, reference } => {
+                format!("{rate} of each {} over {reference}", breakdown.code())
+            }
+        };
+        sqlx::query(
+            "INSERT INTO indicator_catalogue (id, title, unit, direction, target, description, method)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(i.id)
+        .bind(i.title)
+        .bind(i.unit)
+        .bind(i.direction.code())
+        .bind(i.target)
+        .bind(i.description)
+        .bind(method)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Columns of a values table, filled row by row and bound as arrays.
+#[derive(Default)]
+struct ValueColumns {
+    indicator: Vec<&'static str>,
+    kind: Vec<&'static str>,
+    end: Vec<NaiveDate>,
+    stratum_type: Vec<&'static str>,
+    stratum_value: Vec<&'static str>,
+    numerator: Vec<Option<i64>>,
+    denominator: Vec<Option<f64>>,
+    value: Vec<Option<f64>>,
+    lower95: Vec<Option<f64>>,
+    upper95: Vec<Option<f64>>,
+    lower998: Vec<Option<f64>>,
+    upper998: Vec<Option<f64>>,
+    suppressed: Vec<bool>,
+}
+
+impl ValueColumns {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        indicator: &'static str,
+        period: Period,
+        stratum: Stratum,
+        numerator: Option<i64>,
+        denominator: Option<f64>,
+        value: Option<f64>,
+        limits95: Option<(f64, f64)>,
+        limits998: Option<(f64, f64)>,
+        suppressed: bool,
+    ) {
+        self.indicator.push(indicator);
+        self.kind.push(period.kind.code());
+        self.end.push(period.end);
+        self.stratum_type.push(stratum.kind.code());
+        self.stratum_value.push(stratum.value);
+        self.numerator.push(numerator);
+        self.denominator.push(denominator);
+        self.value.push(value);
+        self.lower95.push(limits95.map(|l| l.0));
+        self.upper95.push(limits95.map(|l| l.1));
+        self.lower998.push(limits998.map(|l| l.0));
+        self.upper998.push(limits998.map(|l| l.1));
+        self.suppressed.push(suppressed);
+    }
+}
+
+/// Replaces `indicator_values` and `indicator_values_published` in one transaction.
+pub async fn write_values(
+    pool: &PgPool,
+    values: &[IndicatorValue],
+    published: &[PublishedValue],
+    computed_at: DateTime<Utc>,
+) -> Result<(), WarehouseError> {
+    let mut restricted = ValueColumns::default();
+    for v in values {
+        restricted.push(v.indicator, v.period, v.stratum, Some(v.numerator), v.denominator, v.value, v.limits95, v.limits998, false);
+    }
+    let mut public = ValueColumns::default();
+    for v in published {
+        public.push(v.indicator, v.period, v.stratum, v.numerator, v.denominator, v.value, v.limits95, v.limits998, v.suppressed);
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM indicator_values").execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM indicator_values_published").execute(&mut *tx).await?;
+    let c = &restricted;
+    sqlx::query(
+        "INSERT INTO indicator_values (indicator, period_kind, period_end, stratum_type, stratum_value,
+             numerator, denominator, value, lower95, upper95, lower998, upper998, computed_at)
+         SELECT *, $13 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
+             $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[])",
+    )
+    .bind(&c.indicator).bind(&c.kind).bind(&c.end).bind(&c.stratum_type).bind(&c.stratum_value)
+    .bind(&c.numerator).bind(&c.denominator).bind(&c.value).bind(&c.lower95).bind(&c.upper95)
+    .bind(&c.lower998).bind(&c.upper998).bind(computed_at)
+    .execute(&mut *tx)
+    .await?;
+    let c = &public;
+    sqlx::query(
+        "INSERT INTO indicator_values_published (indicator, period_kind, period_end, stratum_type, stratum_value,
+             numerator, denominator, value, lower95, upper95, lower998, upper998, suppressed, computed_at)
+         SELECT *, $14 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
+             $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::bool[])",
+    )
+    .bind(&c.indicator).bind(&c.kind).bind(&c.end).bind(&c.stratum_type).bind(&c.stratum_value)
+    .bind(&c.numerator).bind(&c.denominator).bind(&c.value).bind(&c.lower95).bind(&c.upper95)
+    .bind(&c.lower998).bind(&c.upper998).bind(&c.suppressed).bind(computed_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
