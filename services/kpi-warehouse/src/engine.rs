@@ -93,22 +93,23 @@ pub async fn record_retractions(tx: &mut Transaction<'_, Postgres>, retractions:
 }
 
 /// Retractions not yet applied whose target belongs to a person in one of `partitions`; marks
-/// them applied (the caller applies them in the same transaction). Returns (target, person).
+/// them applied (the caller applies them in the same transaction). Returns (target, person,
+/// partition).
 pub async fn take_pending_retractions(
     tx: &mut Transaction<'_, Postgres>,
     partitions: &[i32],
-) -> Result<Vec<(String, String)>, WarehouseError> {
+) -> Result<Vec<(String, String, i32)>, WarehouseError> {
     let rows = sqlx::query(
         "UPDATE retractions r SET applied = true
          FROM events_seen s
          WHERE NOT r.applied AND s.event_id = r.target_event_id
            AND s.person IS NOT NULL AND s.partition = ANY($1)
-         RETURNING r.target_event_id, s.person",
+         RETURNING r.target_event_id, s.person, s.partition",
     )
     .bind(partitions)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
 }
 
 /// Adds count deltas to `indicator_counts`.

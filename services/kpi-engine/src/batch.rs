@@ -1,0 +1,154 @@
+//! One batch, one transaction: record event ids (duplicates fall out), register retractions,
+//! update person states, apply retractions whose target this instance owns, add the count
+//! deltas (new minus old contributions of each changed person) and advance the fenced offsets.
+//! If the transaction fails, the in-memory person states are put back as they were.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kpi_core::contrib::{add_difference, person_contributions, Counts};
+use kpi_core::person::PersonState;
+use kpi_core::{Event, Payload};
+use kpi_warehouse::engine::{self as store, Seen};
+use kpi_warehouse::WarehouseError;
+use sqlx::PgPool;
+
+use crate::partitions::Owned;
+
+/// A message from the canonical topic, decoded (or not).
+pub struct Incoming {
+    pub partition: i32,
+    pub offset: i64,
+    /// `None` when the canonical record did not decode (written by an incompatible ingest).
+    pub event: Option<Event>,
+}
+
+/// What a committed batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    pub new_events: usize,
+    pub duplicates: usize,
+    /// Messages below the partition's stored offset: applied by an earlier run.
+    pub already_applied: usize,
+    pub undecodable: usize,
+    pub retractions_applied: usize,
+    pub persons_changed: usize,
+    pub cells_changed: usize,
+}
+
+/// Person states as they were before this batch touched them, to compute old contributions
+/// and to undo on failure. `None`: the person was new.
+type Originals = HashMap<(i32, String), Option<PersonState>>;
+
+/// Applies `batch` in one transaction. Every partition in it must be owned.
+pub async fn apply(pool: &PgPool, topic: &str, owned: &mut Owned, batch: &[Incoming]) -> Result<BatchReport, WarehouseError> {
+    let mut originals = Originals::new();
+    let result = apply_inner(pool, topic, owned, batch, &mut originals).await;
+    if result.is_err() {
+        undo(owned, originals);
+    }
+    result
+}
+
+async fn apply_inner(
+    pool: &PgPool,
+    topic: &str,
+    owned: &mut Owned,
+    batch: &[Incoming],
+    originals: &mut Originals,
+) -> Result<BatchReport, WarehouseError> {
+    let mut report = BatchReport::default();
+    let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut fresh: Vec<&Incoming> = Vec::with_capacity(batch.len());
+    for message in batch {
+        let partition = owned.partitions.get(&message.partition).expect("batch partitions are owned");
+        if message.offset < partition.next_offset {
+            report.already_applied += 1;
+            continue;
+        }
+        let next = next_offsets.entry(message.partition).or_insert(message.offset + 1);
+        *next = (*next).max(message.offset + 1);
+        match message.event {
+            Some(_) => fresh.push(message),
+            None => report.undecodable += 1,
+        }
+    }
+
+    let mut tx = pool.begin().await?;
+    let seen: Vec<Seen> = fresh
+        .iter()
+        .map(|m| {
+            let event = m.event.as_ref().expect("filtered above");
+            let person = match event.payload {
+                Payload::EventRetracted { .. } => None,
+                _ => event.person.as_deref(),
+            };
+            Seen { event_id: &event.event_id, person, partition: m.partition }
+        })
+        .collect();
+    let mut new_ids = store::record_seen(&mut tx, &seen).await?;
+
+    let mut retractions = Vec::new();
+    for message in fresh {
+        let event = message.event.as_ref().expect("filtered above");
+        // Removing the id makes a repeat within this same batch a duplicate too.
+        if !new_ids.remove(&event.event_id) {
+            report.duplicates += 1;
+            continue;
+        }
+        report.new_events += 1;
+        match (&event.payload, &event.person) {
+            (Payload::EventRetracted { retracted_event_id }, _) => {
+                retractions.push((retracted_event_id.as_str(), event.event_id.as_str()));
+            }
+            (_, Some(person)) => {
+                touch(owned, originals, message.partition, person).insert(event.clone());
+            }
+            (_, None) => {}
+        }
+    }
+    store::record_retractions(&mut tx, &retractions).await?;
+    for (target, person, partition) in store::take_pending_retractions(&mut tx, &owned.ids()).await? {
+        touch(owned, originals, partition, &person).retract(&target);
+        report.retractions_applied += 1;
+    }
+
+    let mut deltas = Counts::new();
+    let mut changed = Vec::with_capacity(originals.len());
+    for ((partition, person), before) in originals.iter() {
+        let after = &owned.partitions[partition].persons[person];
+        let old = before.as_ref().map(person_contributions).unwrap_or_default();
+        add_difference(&mut deltas, &old, &person_contributions(after));
+        changed.push((person.as_str(), *partition, after));
+    }
+    report.persons_changed = changed.len();
+    report.cells_changed = deltas.len();
+    store::apply_deltas(&mut tx, &deltas).await?;
+    store::save_persons(&mut tx, &changed).await?;
+    for (partition, next) in &next_offsets {
+        store::advance_offset(&mut tx, topic, owned.partitions[partition].claim, *next).await?;
+    }
+    tx.commit().await?;
+    for (partition, next) in next_offsets {
+        if let Some(p) = owned.partitions.get_mut(&partition) {
+            p.next_offset = next;
+        }
+    }
+    Ok(report)
+}
+
+/// The person's state, remembering how it was before this batch first touched it.
+fn touch<'a>(owned: &'a mut Owned, originals: &mut Originals, partition: i32, person: &str) -> &'a mut PersonState {
+    let persons = &mut owned.partitions.get_mut(&partition).expect("owned partition").persons;
+    originals.entry((partition, person.to_owned())).or_insert_with(|| persons.get(person).cloned());
+    persons.entry(person.to_owned()).or_default()
+}
+
+fn undo(owned: &mut Owned, originals: Originals) {
+    for ((partition, person), before) in originals {
+        let Some(p) = owned.partitions.get_mut(&partition) else { continue };
+        match before {
+            Some(state) => p.persons.insert(person, state),
+            None => p.persons.remove(&person),
+        };
+    }
+}

@@ -1,0 +1,110 @@
+//! Everything the engine reports: each occurrence logs and counts together, with bounded
+//! labels only (outcomes and partition numbers, never a person or an event id).
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use crate::batch::BatchReport;
+
+#[derive(Clone)]
+pub struct EngineMetrics {
+    events: IntCounterVec,
+    retractions_applied: IntCounter,
+    batch_seconds: Histogram,
+    commit_seconds: Histogram,
+    commit_failures: IntCounter,
+    partitions_owned: IntGauge,
+    persons_in_memory: IntGauge,
+    consumer_lag: IntGaugeVec,
+}
+
+fn seconds_buckets() -> Vec<f64> {
+    vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
+}
+
+impl EngineMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let events = IntCounterVec::new(
+            Opts::new(
+                "kpi_engine_events_total",
+                "Canonical events by outcome: applied (new), duplicate (id already seen), already_applied (below the stored offset), undecodable.",
+            ),
+            &["outcome"],
+        )?;
+        let retractions_applied = IntCounter::new("kpi_engine_retractions_applied_total", "Retractions applied to their target's person.")?;
+        let batch_seconds = Histogram::with_opts(
+            HistogramOpts::new("kpi_engine_batch_duration_seconds", "Time to apply and commit one batch.").buckets(seconds_buckets()),
+        )?;
+        let commit_seconds = Histogram::with_opts(
+            HistogramOpts::new("kpi_engine_commit_duration_seconds", "Time of the PostgreSQL transaction of one batch.").buckets(seconds_buckets()),
+        )?;
+        let commit_failures = IntCounter::new("kpi_engine_commit_failures_total", "Batch transactions that failed and were retried.")?;
+        let partitions_owned = IntGauge::new("kpi_engine_partitions_owned", "Canonical-topic partitions this instance owns.")?;
+        let persons_in_memory = IntGauge::new("kpi_engine_persons_in_memory", "Person states held in memory.")?;
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new("kpi_engine_consumer_lag_messages", "Messages on the canonical topic not yet consumed, per partition."),
+            &["partition"],
+        )?;
+        for collector in [
+            Box::new(events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(retractions_applied.clone()),
+            Box::new(batch_seconds.clone()),
+            Box::new(commit_seconds.clone()),
+            Box::new(commit_failures.clone()),
+            Box::new(partitions_owned.clone()),
+            Box::new(persons_in_memory.clone()),
+            Box::new(consumer_lag.clone()),
+        ] {
+            registry.register(collector)?;
+        }
+        for outcome in ["applied", "duplicate", "already_applied", "undecodable"] {
+            events.with_label_values(&[outcome]);
+        }
+        Ok(EngineMetrics {
+            events,
+            retractions_applied,
+            batch_seconds,
+            commit_seconds,
+            commit_failures,
+            partitions_owned,
+            persons_in_memory,
+            consumer_lag,
+        })
+    }
+
+    pub fn batch_committed(&self, report: &BatchReport, batch_seconds: f64, commit_seconds: f64) {
+        self.events.with_label_values(&["applied"]).inc_by(report.new_events as u64);
+        self.events.with_label_values(&["duplicate"]).inc_by(report.duplicates as u64);
+        self.events.with_label_values(&["already_applied"]).inc_by(report.already_applied as u64);
+        self.events.with_label_values(&["undecodable"]).inc_by(report.undecodable as u64);
+        self.retractions_applied.inc_by(report.retractions_applied as u64);
+        self.batch_seconds.observe(batch_seconds);
+        self.commit_seconds.observe(commit_seconds);
+        if report.undecodable > 0 {
+            tracing::error!(count = report.undecodable, "canonical records that do not decode were skipped: is an older or newer kpi-ingest writing the topic?");
+        }
+        tracing::debug!(?report, batch_seconds, "batch committed");
+    }
+
+    pub fn commit_failed(&self, error: &dyn std::fmt::Display, retry_in_ms: u64) {
+        self.commit_failures.inc();
+        tracing::warn!(%error, retry_in_ms, "batch not committed; the warehouse is unavailable or refused it; retrying (nothing more is consumed meanwhile)");
+    }
+
+    pub fn partition_claimed(&self, partition: i32, next_offset: i64, epoch: i64, persons: usize) {
+        tracing::info!(partition, next_offset, epoch, persons, "partition claimed; resuming from the offset stored in the warehouse");
+    }
+
+    pub fn partition_released(&self, partition: i32, why: &'static str) {
+        self.consumer_lag.with_label_values(&[&partition.to_string()]).set(0);
+        tracing::info!(partition, why, "partition released");
+    }
+
+    pub fn ownership(&self, partitions: usize, persons: usize) {
+        self.partitions_owned.set(partitions as i64);
+        self.persons_in_memory.set(persons as i64);
+    }
+
+    pub fn lag(&self, partition: i32, lag: i64) {
+        self.consumer_lag.with_label_values(&[&partition.to_string()]).set(lag.max(0));
+    }
+}

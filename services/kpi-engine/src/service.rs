@@ -1,0 +1,236 @@
+//! The engine loop: take a batch from the canonical topic, make sure this instance owns every
+//! partition in it (claiming the partition in the warehouse, loading its person states and
+//! seeking to the stored offset), apply the batch in one transaction, and retry with backoff
+//! while the warehouse is down. While retrying it consumes nothing more, so memory stays bounded.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use sqlx::PgPool;
+
+use kpi_core::Event;
+use kpi_runtime::admin::Readiness;
+use kpi_runtime::kafka::consumer_config;
+use kpi_runtime::settings::Settings;
+use kpi_runtime::shutdown::CancellationToken;
+use kpi_warehouse::engine::{claim_partition, load_persons};
+use kpi_warehouse::WarehouseError;
+
+use crate::batch::{self, Incoming};
+use crate::internal_events::EngineMetrics;
+use crate::partitions::Owned;
+
+/// Consumer callbacks: remembers revoked partitions for the loop, and turns librdkafka's
+/// statistics into the lag gauge.
+struct EngineContext {
+    topic: String,
+    revoked: Mutex<Vec<i32>>,
+    metrics: EngineMetrics,
+}
+
+impl ClientContext for EngineContext {
+    fn stats(&self, statistics: Statistics) {
+        if let Some(topic) = statistics.topics.get(&self.topic) {
+            for (partition, stats) in &topic.partitions {
+                if *partition >= 0 && stats.consumer_lag >= 0 {
+                    self.metrics.lag(*partition, stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for EngineContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            let mut revoked = self.revoked.lock().expect("revoked list lock");
+            revoked.extend(partitions.elements().iter().map(|e| e.partition()));
+        }
+    }
+}
+
+type EngineConsumer = StreamConsumer<EngineContext>;
+
+/// Runs the engine until `shutdown` is cancelled.
+pub async fn run(
+    settings: &Settings,
+    pool: PgPool,
+    metrics: EngineMetrics,
+    ready: Readiness,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let topic = settings.kafka.canonical_topic.clone();
+    let context = EngineContext { topic: topic.clone(), revoked: Mutex::new(Vec::new()), metrics: metrics.clone() };
+    let consumer: Arc<EngineConsumer> = Arc::new(
+        consumer_config(&settings.kafka, &settings.engine.group_id)
+            .set("statistics.interval.ms", "5000")
+            .create_with_context(context)
+            .context("creating the canonical-topic consumer (check kafka.brokers and kafka.properties)")?,
+    );
+    consumer.subscribe(&[&topic]).with_context(|| format!("subscribing to {topic}"))?;
+    let mut owned = Owned::default();
+    ready.set(kpi_warehouse::is_ready(&pool).await);
+    tracing::info!(%topic, "engine started");
+
+    let max_events = settings.engine.batch_max_events;
+    let max_wait = Duration::from_millis(settings.engine.batch_max_wait_ms);
+    loop {
+        let messages = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            messages = next_batch(&consumer, max_events, max_wait) => messages,
+        };
+        let started = Instant::now();
+        release_revoked(&consumer, &mut owned, &metrics);
+        let mut incoming = claim_and_filter(&pool, &consumer, &topic, &mut owned, &metrics, &ready, &shutdown, messages).await?;
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            if incoming.is_empty() {
+                break;
+            }
+            let commit_started = Instant::now();
+            match batch::apply(&pool, &topic, &mut owned, &incoming).await {
+                Ok(report) => {
+                    ready.set(true);
+                    metrics.batch_committed(&report, started.elapsed().as_secs_f64(), commit_started.elapsed().as_secs_f64());
+                    commit_hint(&consumer, &topic, &incoming);
+                    break;
+                }
+                Err(WarehouseError::Fenced { partition, .. }) => {
+                    // Another instance took the partition over: its messages are its to apply.
+                    owned.release(partition);
+                    metrics.partition_released(partition, "taken over by another engine instance");
+                    incoming.retain(|m| m.partition != partition);
+                }
+                Err(error) => {
+                    ready.set(false);
+                    metrics.commit_failed(&error, backoff.as_millis() as u64);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {
+                            tracing::info!("engine stopped with a batch uncommitted; it is re-read from the stored offsets on restart");
+                            return Ok(());
+                        }
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        metrics.ownership(owned.partitions.len(), owned.person_count());
+    }
+    tracing::info!("engine stopped");
+    Ok(())
+}
+
+/// Waits for one message, then takes what else arrives within `max_wait`, up to `max_events`;
+/// decodes each into an owned [`Incoming`].
+async fn next_batch(consumer: &EngineConsumer, max_events: usize, max_wait: Duration) -> Vec<Incoming> {
+    let mut batch = Vec::new();
+    let deadline = loop {
+        match consumer.recv().await {
+            Ok(message) => {
+                batch.push(decode(&message));
+                break tokio::time::Instant::now() + max_wait;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "canonical-topic consumer error; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    while batch.len() < max_events {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(message)) => batch.push(decode(&message)),
+            Ok(Err(error)) => tracing::warn!(%error, "canonical-topic consumer error"),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+fn decode(message: &impl Message) -> Incoming {
+    let event = message.payload().and_then(|bytes| serde_json::from_slice::<Event>(bytes).ok());
+    Incoming { partition: message.partition(), offset: message.offset(), event }
+}
+
+fn release_revoked(consumer: &EngineConsumer, owned: &mut Owned, metrics: &EngineMetrics) {
+    let revoked: Vec<i32> = std::mem::take(&mut *consumer.context().revoked.lock().expect("revoked list lock"));
+    for partition in revoked {
+        if owned.release(partition) {
+            metrics.partition_released(partition, "revoked by a consumer-group rebalance");
+        }
+    }
+}
+
+/// Claims every partition of the batch that this instance does not own yet. When the stored
+/// offset is ahead of the batch's first message for that partition, the messages below it are
+/// skipped by `batch::apply`; when it is behind (Kafka's committed offset was ahead of the
+/// warehouse), the consumer seeks back and this batch's messages of the partition are dropped.
+#[allow(clippy::too_many_arguments)]
+async fn claim_and_filter(
+    pool: &PgPool,
+    consumer: &EngineConsumer,
+    topic: &str,
+    owned: &mut Owned,
+    metrics: &EngineMetrics,
+    ready: &Readiness,
+    shutdown: &CancellationToken,
+    mut messages: Vec<Incoming>,
+) -> anyhow::Result<Vec<Incoming>> {
+    let mut first_offsets: BTreeMap<i32, i64> = BTreeMap::new();
+    for m in &messages {
+        first_offsets.entry(m.partition).or_insert(m.offset);
+    }
+    for (partition, first) in first_offsets {
+        if owned.partitions.contains_key(&partition) {
+            continue;
+        }
+        let mut backoff = Duration::from_millis(200);
+        let (claim, persons) = loop {
+            let attempt = async { Ok::<_, WarehouseError>((claim_partition(pool, topic, partition).await?, load_persons(pool, partition).await?)) };
+            match attempt.await {
+                Ok(claimed) => break claimed,
+                Err(error) => {
+                    ready.set(false);
+                    metrics.commit_failed(&error, backoff.as_millis() as u64);
+                    if shutdown.is_cancelled() {
+                        return Ok(Vec::new());
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        metrics.partition_claimed(partition, claim.next_offset, claim.epoch, persons.len());
+        owned.insert(claim, persons);
+        if first > claim.next_offset {
+            consumer
+                .seek(topic, partition, Offset::Offset(claim.next_offset), Duration::from_secs(10))
+                .with_context(|| format!("seeking partition {partition} back to stored offset {}", claim.next_offset))?;
+            messages.retain(|m| m.partition != partition);
+        }
+    }
+    Ok(messages)
+}
+
+/// Tells Kafka how far this group got. Only a hint: the warehouse's offsets are authoritative.
+fn commit_hint(consumer: &EngineConsumer, topic: &str, batch: &[Incoming]) {
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    for m in batch {
+        let entry = next.entry(m.partition).or_insert(m.offset + 1);
+        *entry = (*entry).max(m.offset + 1);
+    }
+    let mut offsets = TopicPartitionList::new();
+    for (partition, offset) in next {
+        if offsets.add_partition_offset(topic, partition, Offset::Offset(offset)).is_err() {
+            return;
+        }
+    }
+    if let Err(error) = consumer.commit(&offsets, CommitMode::Async) {
+        tracing::debug!(%error, "committing the offset hint to Kafka failed; harmless");
+    }
+}

@@ -1,0 +1,185 @@
+//! The ingest loop: raw topic → (transform) → canonical or dead-letter topic. A batch of raw
+//! messages is produced, every produce is awaited, and only then are the consumer offsets
+//! committed; a crash before that re-reads the batch, and the engine drops the repeats by id.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::future::join_all;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use kpi_runtime::shutdown::CancellationToken;
+
+use kpi_core::Pseudonymiser;
+use kpi_runtime::admin::Readiness;
+use kpi_runtime::kafka::{consumer_config, producer_config};
+use kpi_runtime::settings::Settings;
+
+use crate::internal_events::IngestMetrics;
+use crate::transform::{transform, Outcome, CONTENT_TYPE, DETAIL_HEADER, EVENT_TYPE_HEADER, REASON_HEADER};
+
+/// Most raw messages handled per batch.
+const BATCH_MAX: usize = 2_000;
+/// Longest a batch waits to fill.
+const BATCH_WAIT: Duration = Duration::from_millis(100);
+
+/// One record ready to produce.
+struct Record {
+    topic: String,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Runs the ingest service until `shutdown` is cancelled.
+pub async fn run(settings: &Settings, metrics: IngestMetrics, ready: Readiness, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let key = settings.hmac_key()?;
+    let pseudonymiser = Pseudonymiser::new(&key)?;
+    drop(key);
+    let kafka = &settings.kafka;
+    let consumer: StreamConsumer = consumer_config(kafka, &settings.ingest.group_id)
+        .create()
+        .context("creating the raw-topic consumer (check kafka.brokers and kafka.properties)")?;
+    consumer
+        .subscribe(&[&kafka.raw_topic])
+        .with_context(|| format!("subscribing to {}", kafka.raw_topic))?;
+    let producer: FutureProducer = producer_config(kafka).create().context("creating the producer")?;
+    ready.set(true);
+    tracing::info!(raw = %kafka.raw_topic, canonical = %kafka.canonical_topic, dead_letter = %kafka.dead_letter_topic, "ingest started");
+
+    loop {
+        let batch = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            batch = next_batch(&consumer) => batch,
+        };
+        let started = Instant::now();
+        let mut records = Vec::with_capacity(batch.len());
+        let mut next_offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        for message in &batch {
+            records.push(to_record(settings, &pseudonymiser, &metrics, message));
+            next_offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
+        }
+        produce_all(&producer, &records, &metrics, &shutdown).await?;
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, partition), next) in &next_offsets {
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+        }
+        if !offsets.elements().is_empty() {
+            consumer.commit(&offsets, CommitMode::Async).context("committing raw-topic offsets")?;
+        }
+        metrics.batch_done(started.elapsed().as_secs_f64(), batch.len());
+    }
+    tracing::info!("ingest stopped");
+    Ok(())
+}
+
+/// Waits for one message, then takes what else arrives within [`BATCH_WAIT`], up to [`BATCH_MAX`].
+async fn next_batch(consumer: &StreamConsumer) -> Vec<BorrowedMessage<'_>> {
+    let mut batch = Vec::new();
+    loop {
+        match consumer.recv().await {
+            Ok(message) => {
+                batch.push(message);
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "raw-topic consumer error; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+    while batch.len() < BATCH_MAX {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(message)) => batch.push(message),
+            Ok(Err(error)) => tracing::warn!(%error, "raw-topic consumer error"),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+fn to_record(settings: &Settings, pseudonymiser: &Pseudonymiser, metrics: &IngestMetrics, message: &BorrowedMessage<'_>) -> Record {
+    let payload = message.payload().unwrap_or_default();
+    let headers: Vec<(String, Vec<u8>)> = message
+        .headers()
+        .map(|h| h.iter().map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec())).collect())
+        .unwrap_or_default();
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(CONTENT_TYPE))
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+    match transform(pseudonymiser, payload, content_type.as_deref()) {
+        Outcome::Canonical { key, event_type, payload } => {
+            metrics.event_accepted(event_type);
+            Record {
+                topic: settings.kafka.canonical_topic.clone(),
+                key: Some(key.into_bytes()),
+                payload,
+                headers: vec![
+                    (CONTENT_TYPE.into(), b"application/json".to_vec()),
+                    (EVENT_TYPE_HEADER.into(), event_type.as_bytes().to_vec()),
+                ],
+            }
+        }
+        Outcome::DeadLetter(rejection) => {
+            metrics.event_rejected(&rejection, message.partition(), message.offset());
+            let mut headers = headers;
+            headers.push((REASON_HEADER.into(), rejection.reason.code().as_bytes().to_vec()));
+            headers.push((DETAIL_HEADER.into(), rejection.detail.into_bytes()));
+            headers.push(("kpi-source-topic".into(), message.topic().as_bytes().to_vec()));
+            headers.push(("kpi-source-partition".into(), message.partition().to_string().into_bytes()));
+            headers.push(("kpi-source-offset".into(), message.offset().to_string().into_bytes()));
+            Record {
+                topic: settings.kafka.dead_letter_topic.clone(),
+                key: message.key().map(<[u8]>::to_vec),
+                payload: payload.to_vec(),
+                headers,
+            }
+        }
+    }
+}
+
+/// Produces every record and waits for every acknowledgement, retrying failures with backoff
+/// until they succeed or shutdown is asked for (then the batch is left uncommitted).
+async fn produce_all(producer: &FutureProducer, records: &[Record], metrics: &IngestMetrics, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    let mut pending: Vec<&Record> = records.iter().collect();
+    let mut backoff = Duration::from_millis(100);
+    while !pending.is_empty() {
+        let sends = pending.iter().map(|record| {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (key, value) in &record.headers {
+                headers = headers.insert(Header { key, value: Some(value) });
+            }
+            let mut out = FutureRecord::to(&record.topic).payload(&record.payload).headers(headers);
+            if let Some(key) = &record.key {
+                out = out.key(key);
+            }
+            producer.send(out, Duration::from_secs(5))
+        });
+        let results = join_all(sends).await;
+        let failed: Vec<&Record> = pending
+            .iter()
+            .zip(results)
+            .filter_map(|(record, result)| match result {
+                Ok(_) => None,
+                Err((error, _)) => {
+                    metrics.produce_retried(&error);
+                    Some(*record)
+                }
+            })
+            .collect();
+        pending = failed;
+        if !pending.is_empty() {
+            if shutdown.is_cancelled() {
+                anyhow::bail!("shutting down with {} records unacknowledged; they will be re-read on restart", pending.len());
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+    Ok(())
+}
