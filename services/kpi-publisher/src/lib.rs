@@ -1,1 +1,16 @@
-//! placeholder
+//! `kpi-publisher`: the last service of the data flow. Whenever the engine's counts change it
+//! recomputes every indicator value (rates, limits, ratios) from the unrounded counts, writes
+//! the restricted and the published (disclosure-controlled) warehouse tables, and sets the
+//! indicator gauges on `/metrics` from the published values only.
+//!
+//! # Layout
+//!
+//! - [`gauges`]: the indicator gauges (bounded labels: indicator, period kind, stratum).
+//! - [`internal_events`]: the publisher's own operational metrics and logs.
+//! - [`service`]: the refresh loop.
+
+pub mod gauges;
+pub mod internal_events;
+pub mod service;
+
+pub use service::run;

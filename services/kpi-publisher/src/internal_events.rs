@@ -1,0 +1,47 @@
+//! The publisher's operational metrics and logs: refreshes, their duration and failures.
+
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, Registry};
+
+#[derive(Clone)]
+pub struct PublisherMetrics {
+    refreshes: IntCounter,
+    failures: IntCounter,
+    seconds: Histogram,
+    last_success: Gauge,
+    rows: Gauge,
+}
+
+impl PublisherMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let refreshes = IntCounter::new("kpi_publisher_refreshes_total", "Refreshes of the indicator values from changed counts.")?;
+        let failures = IntCounter::new("kpi_publisher_refresh_failures_total", "Refreshes that failed and will be retried.")?;
+        let seconds = Histogram::with_opts(
+            HistogramOpts::new("kpi_publisher_refresh_duration_seconds", "Time to read counts, compute and write all values.")
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        )?;
+        let last_success = Gauge::new(
+            "kpi_publisher_last_refresh_timestamp_seconds",
+            "Unix time of the last successful refresh (freshness of everything published).",
+        )?;
+        let rows = Gauge::new("kpi_publisher_values", "Indicator values written by the last refresh.")?;
+        registry.register(Box::new(refreshes.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
+        registry.register(Box::new(seconds.clone()))?;
+        registry.register(Box::new(last_success.clone()))?;
+        registry.register(Box::new(rows.clone()))?;
+        Ok(PublisherMetrics { refreshes, failures, seconds, last_success, rows })
+    }
+
+    pub fn refreshed(&self, values: usize, seconds: f64) {
+        self.refreshes.inc();
+        self.seconds.observe(seconds);
+        self.rows.set(values as f64);
+        self.last_success.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+        tracing::info!(values, seconds, "indicator values published");
+    }
+
+    pub fn refresh_failed(&self, error: &dyn std::fmt::Display) {
+        self.failures.inc();
+        tracing::warn!(%error, "refreshing indicator values failed; retrying at the next interval");
+    }
+}

@@ -1,0 +1,74 @@
+//! The command line. Every command loads the same settings (file, then `KPI__` variables) and
+//! reports failure as one readable message with its causes, exit code 1 (2 for usage errors).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::{generate, produce, serve};
+
+/// NHS mental health indicators from EPR events: Kafka in, PostgreSQL and Prometheus out.
+#[derive(Debug, Parser)]
+#[command(name = "kpi", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings file (TOML). Without it, ./kpi.toml is read if present. Every setting can also be
+    /// given as an environment variable KPI__SECTION__KEY, e.g. KPI__KAFKA__BROKERS=host:9092.
+    #[arg(long, short, global = true, env = "KPI_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the ingest service: raw topic → validated, pseudonymised canonical topic (+ dead letters).
+    Ingest,
+    /// Run the engine: canonical topic → person state → indicator counts in PostgreSQL.
+    Engine,
+    /// Run the publisher: counts → values, limits, disclosure control → warehouse and /metrics.
+    Publisher,
+    /// Run all three services in one process.
+    All,
+    /// Create or upgrade the warehouse schema and roles, then exit.
+    Migrate,
+    /// Write seeded synthetic EPR events (NDJSON, one raw event per line).
+    Generate(generate::GenerateArgs),
+    /// Publish an NDJSON file of raw events to the raw topic (key: person_id, else event_id).
+    Produce(produce::ProduceArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Ingest => serve::serve(config, serve::Services::INGEST).await,
+        Command::Engine => serve::serve(config, serve::Services::ENGINE).await,
+        Command::Publisher => serve::serve(config, serve::Services::PUBLISHER).await,
+        Command::All => serve::serve(config, serve::Services::ALL).await,
+        Command::Migrate => serve::migrate(config).await,
+        Command::Generate(args) => generate::run(args),
+        Command::Produce(args) => produce::run(config, args).await,
+    }
+}

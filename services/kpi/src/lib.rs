@@ -1,0 +1,16 @@
+//! The `kpi` binary's commands, at the edges of the data flow: it starts the services that move
+//! events from the raw topic to the warehouse and `/metrics`, and the tools that feed the raw
+//! topic.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (`--help` documents every command) and error reporting.
+//! - [`serve`]: `kpi ingest|engine|publisher|all`: settings checked, admin servers, services,
+//!   shutdown on SIGINT/SIGTERM with a deadline.
+//! - [`generate`]: `kpi generate`, seeded synthetic EPR events as NDJSON.
+//! - [`produce`]: `kpi produce FILE`, NDJSON lines to the raw topic keyed as the contract says.
+
+pub mod cli;
+pub mod generate;
+pub mod produce;
+pub mod serve;
