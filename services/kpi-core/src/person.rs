@@ -86,3 +86,33 @@ impl PersonState {
         PersonView { events, attributes }
     }
 }
+
+/// End events dated before the start of the episode they close (a detention or a ward stay):
+/// they break the contract (`ended_before_started`), have no effect on any indicator, and the
+/// engine reports them to the dead-letter topic once both ends are known.
+pub fn ended_before_started<'a>(events: &[&'a Event]) -> Vec<&'a Event> {
+    let mut starts: BTreeMap<(&str, &str), chrono::NaiveDate> = BTreeMap::new();
+    for event in events {
+        match &event.payload {
+            Payload::MhaDetentionStarted { detention_id, .. } => {
+                starts.entry(("detention", detention_id)).or_insert(event.date);
+            }
+            Payload::WardStayStarted { ward_stay_id, .. } => {
+                starts.entry(("ward_stay", ward_stay_id)).or_insert(event.date);
+            }
+            _ => {}
+        }
+    }
+    events
+        .iter()
+        .filter(|event| {
+            let key = match &event.payload {
+                Payload::MhaDetentionEnded { detention_id } => ("detention", detention_id.as_str()),
+                Payload::WardStayEnded { ward_stay_id } => ("ward_stay", ward_stay_id.as_str()),
+                _ => return false,
+            };
+            starts.get(&key).is_some_and(|start| event.date < *start)
+        })
+        .copied()
+        .collect()
+}

@@ -3,10 +3,10 @@
 //! deltas (new minus old contributions of each changed person) and advance the fenced offsets.
 //! If the transaction fails, the in-memory person states are put back as they were.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use kpi_core::contrib::{add_difference, person_contributions, Counts};
-use kpi_core::person::PersonState;
+use kpi_core::person::{ended_before_started, PersonState};
 use kpi_core::{Event, Payload};
 use kpi_warehouse::engine::{self as store, Seen};
 use kpi_warehouse::WarehouseError;
@@ -33,16 +33,45 @@ pub struct BatchReport {
     pub retractions_applied: usize,
     pub persons_changed: usize,
     pub cells_changed: usize,
+    /// End events newly found dated before their start, sent to the dead-letter topic.
+    pub ended_before_started: usize,
 }
 
 /// Person states as they were before this batch touched them, to compute old contributions
 /// and to undo on failure. `None`: the person was new.
 type Originals = HashMap<(i32, String), Option<PersonState>>;
 
+/// Where events found to break the contract only once the engine knows both ends of an
+/// episode (`ended_before_started`) are reported, before the batch commits.
+pub trait DeadLetters {
+    fn send(&self, events: &[Event]) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Why a batch did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error("reporting to the dead-letter topic failed: {0}")]
+    DeadLetters(anyhow::Error),
+}
+
+impl From<sqlx::Error> for BatchError {
+    fn from(error: sqlx::Error) -> Self {
+        BatchError::Warehouse(WarehouseError::from(error))
+    }
+}
+
 /// Applies `batch` in one transaction. Every partition in it must be owned.
-pub async fn apply(pool: &PgPool, topic: &str, owned: &mut Owned, batch: &[Incoming]) -> Result<BatchReport, WarehouseError> {
+pub async fn apply(
+    pool: &PgPool,
+    topic: &str,
+    owned: &mut Owned,
+    batch: &[Incoming],
+    dead_letters: &impl DeadLetters,
+) -> Result<BatchReport, BatchError> {
     let mut originals = Originals::new();
-    let result = apply_inner(pool, topic, owned, batch, &mut originals).await;
+    let result = apply_inner(pool, topic, owned, batch, &mut originals, dead_letters).await;
     if result.is_err() {
         undo(owned, originals);
     }
@@ -55,7 +84,8 @@ async fn apply_inner(
     owned: &mut Owned,
     batch: &[Incoming],
     originals: &mut Originals,
-) -> Result<BatchReport, WarehouseError> {
+    dead_letters: &impl DeadLetters,
+) -> Result<BatchReport, BatchError> {
     let mut report = BatchReport::default();
     let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
     let mut fresh: Vec<&Incoming> = Vec::with_capacity(batch.len());
@@ -114,8 +144,16 @@ async fn apply_inner(
 
     let mut deltas = Counts::new();
     let mut changed = Vec::with_capacity(originals.len());
+    let mut inconsistent = Vec::new();
     for ((partition, person), before) in originals.iter() {
         let after = &owned.partitions[partition].persons[person];
+        let known: HashSet<String> = before
+            .as_ref()
+            .map(|b| ended_before_started(&b.effective()).iter().map(|e| e.event_id.clone()).collect())
+            .unwrap_or_default();
+        inconsistent.extend(
+            ended_before_started(&after.effective()).into_iter().filter(|e| !known.contains(&e.event_id)).cloned(),
+        );
         let old = before.as_ref().map(person_contributions).unwrap_or_default();
         add_difference(&mut deltas, &old, &person_contributions(after));
         changed.push((person.as_str(), *partition, after));
@@ -127,7 +165,11 @@ async fn apply_inner(
     for (partition, next) in &next_offsets {
         store::advance_offset(&mut tx, topic, owned.partitions[partition].claim, *next).await?;
     }
-    tx.commit().await?;
+    if !inconsistent.is_empty() {
+        dead_letters.send(&inconsistent).await.map_err(BatchError::DeadLetters)?;
+        report.ended_before_started = inconsistent.len();
+    }
+    tx.commit().await.map_err(WarehouseError::from)?;
     for (partition, next) in next_offsets {
         if let Some(p) = owned.partitions.get_mut(&partition) {
             p.next_offset = next;

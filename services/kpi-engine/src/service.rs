@@ -21,7 +21,10 @@ use kpi_runtime::shutdown::CancellationToken;
 use kpi_warehouse::engine::{claim_partition, load_persons};
 use kpi_warehouse::WarehouseError;
 
-use crate::batch::{self, Incoming};
+use crate::batch::{self, BatchError, DeadLetters, Incoming};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use kpi_runtime::kafka::producer_config;
 use crate::internal_events::EngineMetrics;
 use crate::partitions::Owned;
 
@@ -73,6 +76,10 @@ pub async fn run(
             .context("creating the canonical-topic consumer (check kafka.brokers and kafka.properties)")?,
     );
     consumer.subscribe(&[&topic]).with_context(|| format!("subscribing to {topic}"))?;
+    let dead_letters = DeadLetterTopic {
+        producer: producer_config(&settings.kafka).create().context("creating the dead-letter producer")?,
+        topic: settings.kafka.dead_letter_topic.clone(),
+    };
     let mut owned = Owned::default();
     ready.set(kpi_warehouse::is_ready(&pool).await);
     tracing::info!(%topic, "engine started");
@@ -93,14 +100,14 @@ pub async fn run(
                 break;
             }
             let commit_started = Instant::now();
-            match batch::apply(&pool, &topic, &mut owned, &incoming).await {
+            match batch::apply(&pool, &topic, &mut owned, &incoming, &dead_letters).await {
                 Ok(report) => {
                     ready.set(true);
                     metrics.batch_committed(&report, started.elapsed().as_secs_f64(), commit_started.elapsed().as_secs_f64());
                     commit_hint(&consumer, &topic, &incoming);
                     break;
                 }
-                Err(WarehouseError::Fenced { partition, .. }) => {
+                Err(BatchError::Warehouse(WarehouseError::Fenced { partition, .. })) => {
                     // Another instance took the partition over: its messages are its to apply.
                     owned.release(partition);
                     metrics.partition_released(partition, "taken over by another engine instance");
@@ -232,5 +239,34 @@ fn commit_hint(consumer: &EngineConsumer, topic: &str, batch: &[Incoming]) {
     }
     if let Err(error) = consumer.commit(&offsets, CommitMode::Async) {
         tracing::debug!(%error, "committing the offset hint to Kafka failed; harmless");
+    }
+}
+
+/// The dead-letter topic, for events only the engine can find invalid. They are already
+/// pseudonymised, so the record is the canonical JSON (not the raw bytes ingest keeps).
+struct DeadLetterTopic {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl DeadLetters for DeadLetterTopic {
+    async fn send(&self, events: &[Event]) -> anyhow::Result<()> {
+        for event in events {
+            let payload = serde_json::to_vec(event)?;
+            let detail = format!(
+                "{} is dated {} but the episode it ends started later; correct the end date in the EPR and send the end again",
+                event.payload.kind(),
+                event.date
+            );
+            let headers = OwnedHeaders::new()
+                .insert(Header { key: "content-type", value: Some("application/json") })
+                .insert(Header { key: "kpi-reason", value: Some("ended_before_started") })
+                .insert(Header { key: "kpi-detail", value: Some(detail.as_str()) });
+            let key = event.person.as_deref().unwrap_or(&event.event_id);
+            let record = FutureRecord::to(&self.topic).key(key).payload(&payload).headers(headers);
+            self.producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e)?;
+            tracing::warn!(reason = "ended_before_started", event_type = event.payload.kind(), "event dead-lettered by the engine");
+        }
+        Ok(())
     }
 }

@@ -200,7 +200,7 @@ impl Settings {
             Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
             None => builder = builder.add_source(config::File::with_name("kpi.toml").required(false)),
         }
-        let environment = config::Environment::with_prefix("KPI").prefix_separator("__").separator("__");
+        let environment = config::Environment::with_prefix("KPI").prefix_separator("__").separator("__").try_parsing(true);
         let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
         Ok(settings)
     }
