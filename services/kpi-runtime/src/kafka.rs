@@ -27,18 +27,25 @@ pub fn consumer_config(settings: &KafkaSettings, group_id: &str) -> ClientConfig
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "6000")
         .set("max.poll.interval.ms", "10000")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // A waiting fetch is not always answered early when data arrives (seen on Tansu);
+        // 100 ms bounds the added latency.
+        .set("fetch.wait.max.ms", "100");
     merge(config, client_config(settings))
 }
 
-/// A producer configuration: idempotent-style durability (acks from all replicas) without
-/// Kafka transactions, which the test broker does not support.
+/// A producer configuration: durable (acks from all replicas; no Kafka transactions, which the
+/// test broker does not support) and batched, because brokers that write each request to disk
+/// (Tansu on SQLite measured 22,000 events/s with these batches against time-outs with 5 ms
+/// ones). Batches stay under Kafka's default 1 MB message limit.
 pub fn producer_config(settings: &KafkaSettings) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("acks", "all")
-        .set("message.timeout.ms", "30000")
-        .set("linger.ms", "5")
+        .set("message.timeout.ms", "120000")
+        .set("linger.ms", "50")
+        .set("batch.num.messages", "10000")
+        .set("batch.size", "1000000")
         .set("compression.type", "none");
     merge(config, client_config(settings))
 }
