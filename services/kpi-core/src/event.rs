@@ -127,8 +127,9 @@ impl Payload {
             | Payload::CareContact { referral_id, .. }
             | Payload::OutcomeMeasure { referral_id, .. } => vec![referral_id],
             Payload::Diagnosis { referral_id, .. } => referral_id.iter_mut().collect(),
-            Payload::MhaDetentionStarted { detention_id, .. }
-            | Payload::MhaDetentionEnded { detention_id } => vec![detention_id],
+            Payload::MhaDetentionStarted { detention_id, .. } | Payload::MhaDetentionEnded { detention_id } => {
+                vec![detention_id]
+            }
             Payload::WardStayStarted { ward_stay_id, .. }
             | Payload::WardStayEnded { ward_stay_id }
             | Payload::RestrictiveIntervention { ward_stay_id, .. } => vec![ward_stay_id],

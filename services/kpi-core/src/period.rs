@@ -62,7 +62,8 @@ impl Period {
     /// month and the 11 months after it.
     pub fn containing(date: NaiveDate) -> impl Iterator<Item = Period> {
         let month = Period::new(PeriodKind::Month, date);
-        let rolling = (0..12).map(move |ahead| Period::new(PeriodKind::Rolling12, month_start(date) + Months::new(ahead)));
+        let rolling =
+            (0..12).map(move |ahead| Period::new(PeriodKind::Rolling12, month_start(date) + Months::new(ahead)));
         std::iter::once(month).chain(rolling)
     }
 }

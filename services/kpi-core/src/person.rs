@@ -42,8 +42,7 @@ impl PersonState {
 
     /// The events in effect, in event-time order (date, then occurred_at, recorded_at, id).
     pub fn effective(&self) -> Vec<&Event> {
-        let mut events: Vec<&Event> =
-            self.events.values().filter(|e| !self.retracted.contains(&e.event_id)).collect();
+        let mut events: Vec<&Event> = self.events.values().filter(|e| !self.retracted.contains(&e.event_id)).collect();
         events.sort_by(|a, b| {
             (a.occurred_at, a.recorded_at, &a.event_id).cmp(&(b.occurred_at, b.recorded_at, &b.event_id))
         });

@@ -48,9 +48,9 @@ impl StratumType {
         match self {
             StratumType::All => &["all"],
             StratumType::EthnicGroup => &["white", "mixed", "asian", "black", "other", "unknown"],
-            StratumType::EthnicCategory => &[
-                "A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "unknown",
-            ],
+            StratumType::EthnicCategory => {
+                &["A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "unknown"]
+            }
             StratumType::AgeBand => &["0-17", "18-34", "35-49", "50-64", "65+", "unknown"],
             StratumType::Sex => &["male", "female", "other_or_unknown"],
             StratumType::ImdQuintile => &["1", "2", "3", "4", "5", "unknown"],
@@ -77,9 +77,7 @@ impl Stratum {
 
     /// Every stratum of every breakdown, `all` first.
     pub fn every() -> impl Iterator<Item = Stratum> {
-        StratumType::ALL
-            .into_iter()
-            .flat_map(|kind| kind.values().iter().map(move |value| Stratum { kind, value }))
+        StratumType::ALL.into_iter().flat_map(|kind| kind.values().iter().map(move |value| Stratum { kind, value }))
     }
 
     /// Whether a rate per population may be published for it (`unknown` strata get counts only).

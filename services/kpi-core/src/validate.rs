@@ -52,15 +52,7 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<Event, Rejecti
 /// The payload's presence is checked first, then the envelope, then the payload's fields: the
 /// first problem reported is the one a feed engineer would look at first.
 pub fn validate(raw: v1::Event) -> Result<Event, Rejection> {
-    let v1::Event {
-        event_id,
-        occurred_at,
-        recorded_at,
-        source_system,
-        provider_code,
-        person_id,
-        payload,
-    } = raw;
+    let v1::Event { event_id, occurred_at, recorded_at, source_system, provider_code, person_id, payload } = raw;
     let Some(payload) = payload else {
         return Err(json::missing_payload());
     };
@@ -71,11 +63,7 @@ pub fn validate(raw: v1::Event) -> Result<Event, Rejection> {
         None => occurred_at,
     };
     let retraction = matches!(payload, v1::event::Payload::EventRetracted(_));
-    let person = if retraction && person_id.is_empty() {
-        None
-    } else {
-        Some(fields::person_id(person_id)?)
-    };
+    let person = if retraction && person_id.is_empty() { None } else { Some(fields::person_id(person_id)?) };
     let date = occurred_at.with_timezone(&London).date_naive();
     let payload = payload::convert(payload, date)?;
     Ok(Event {

@@ -55,9 +55,7 @@ pub fn month_range(counts: &Counts) -> Option<(NaiveDate, NaiveDate)> {
 
 /// Every catalogue value for every period from `range` and every stratum, absent cells as zero.
 pub fn compute(counts: &Counts, population: &Population, range: (NaiveDate, NaiveDate)) -> Vec<IndicatorValue> {
-    let count = |indicator, period, stratum| {
-        counts.get(&Key { indicator, period, stratum }).map_or(0, |t| t.numerator)
-    };
+    let count = |indicator, period, stratum| counts.get(&Key { indicator, period, stratum }).map_or(0, |t| t.numerator);
     let mut values = Vec::new();
     for end in month_ends(range.0, range.1) {
         for kind in PeriodKind::ALL {
@@ -157,9 +155,7 @@ fn ratio_value(
     (x_r, n_r): (i64, Option<f64>),
 ) -> IndicatorValue {
     let (value, limits95, limits998) = match (n_g, n_r) {
-        (Some(n_g), Some(n_r)) => {
-            limits(|c| kpi_stats::rate_ratio(x_g.max(0) as u64, n_g, x_r.max(0) as u64, n_r, c))
-        }
+        (Some(n_g), Some(n_r)) => limits(|c| kpi_stats::rate_ratio(x_g.max(0) as u64, n_g, x_r.max(0) as u64, n_r, c)),
         _ => (None, None, None),
     };
     IndicatorValue {

@@ -30,7 +30,8 @@ fn events(pseudonymiser: &Pseudonymiser) -> Vec<Event> {
 
 /// (key, numerator) rows of the expected file.
 fn expected() -> Vec<(Key, i64)> {
-    let mut reader = csv::ReaderBuilder::new().comment(Some(b'#')).from_path(fixtures().join("mha_scenarios_expected.csv")).unwrap();
+    let mut reader =
+        csv::ReaderBuilder::new().comment(Some(b'#')).from_path(fixtures().join("mha_scenarios_expected.csv")).unwrap();
     reader
         .records()
         .map(|row| {

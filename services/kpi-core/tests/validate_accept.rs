@@ -25,10 +25,7 @@ fn from_json(v: &Value) -> Event {
 fn from_protobuf(payload: v1::event::Payload) -> Event {
     let raw = v1::Event {
         event_id: "rio-88213".into(),
-        occurred_at: Some(Timestamp {
-            seconds: 1_709_288_100,
-            nanos: 0,
-        }), // 2024-03-01T10:15:00Z
+        occurred_at: Some(Timestamp { seconds: 1_709_288_100, nanos: 0 }), // 2024-03-01T10:15:00Z
         person_id: "9434765919".into(),
         payload: Some(payload),
         ..Default::default()
@@ -155,22 +152,12 @@ fn every_payload_type_is_accepted_in_json_and_protobuf_alike() {
         let from_protobuf = from_protobuf(proto_payload);
         assert_eq!(from_json.payload, expected, "{field} (JSON)");
         assert_eq!(from_json.payload.kind(), field);
-        assert_eq!(
-            from_json, from_protobuf,
-            "{field}: JSON and protobuf disagree"
-        );
+        assert_eq!(from_json, from_protobuf, "{field}: JSON and protobuf disagree");
         assert_eq!(from_json.event_id, "rio-88213");
         assert_eq!(from_json.person.as_deref(), Some("9434765919"));
-        assert_eq!(
-            (from_json.occurred_at, from_json.recorded_at),
-            (at, at),
-            "recorded_at defaults to occurred_at"
-        );
+        assert_eq!((from_json.occurred_at, from_json.recorded_at), (at, at), "recorded_at defaults to occurred_at");
         assert_eq!(from_json.date, d("2024-03-01"));
-        assert_eq!(
-            (from_json.source_system, from_json.provider_code),
-            (None, None)
-        );
+        assert_eq!((from_json.source_system, from_json.provider_code), (None, None));
     }
 }
 
@@ -192,7 +179,7 @@ fn envelope_optional_fields_are_kept_and_empty_means_absent() {
 #[test]
 fn date_is_the_europe_london_calendar_date_of_occurred_at() {
     for (occurred_at, date) in [
-        ("2024-06-30T23:30:00Z", "2024-07-01"), // BST: 00:30 the next day in London
+        ("2024-06-30T23:30:00Z", "2024-07-01"),      // BST: 00:30 the next day in London
         ("2024-07-01T00:30:00+01:00", "2024-07-01"), // the same instant, written with its offset
         ("2024-06-30T22:59:59Z", "2024-06-30"),
         ("2024-01-31T23:30:00Z", "2024-01-31"), // GMT: London is UTC
@@ -208,20 +195,12 @@ fn date_is_the_europe_london_calendar_date_of_occurred_at() {
 
 #[test]
 fn unknown_fields_are_ignored_at_every_level() {
-    let mut v = envelope(
-        "mha_detention_started",
-        json!({"detention_id": "d-1", "section": "3", "legal_status_code": "03"}),
-    );
+    let mut v =
+        envelope("mha_detention_started", json!({"detention_id": "d-1", "section": "3", "legal_status_code": "03"}));
     v["schema_hint"] = json!({"nested": [1, {"deep": true}]});
     v["feed_version"] = json!(7);
     let event = from_json(&v);
-    assert_eq!(
-        event.payload,
-        Payload::MhaDetentionStarted {
-            detention_id: "d-1".into(),
-            section: MhaSection::S3
-        }
-    );
+    assert_eq!(event.payload, Payload::MhaDetentionStarted { detention_id: "d-1".into(), section: MhaSection::S3 });
 }
 
 #[test]
@@ -253,20 +232,12 @@ fn a_retraction_needs_no_person_but_a_given_one_is_checked() {
     assert_eq!(from_json(&v).person, None);
     let raw = v1::Event {
         event_id: "rio-2".into(),
-        occurred_at: Some(Timestamp {
-            seconds: 1_709_288_100,
-            nanos: 0,
-        }),
-        payload: Some(v1::event::Payload::EventRetracted(v1::EventRetracted {
-            retracted_event_id: "rio-1".into(),
-        })),
+        occurred_at: Some(Timestamp { seconds: 1_709_288_100, nanos: 0 }),
+        payload: Some(v1::event::Payload::EventRetracted(v1::EventRetracted { retracted_event_id: "rio-1".into() })),
         ..Default::default()
     };
     assert_eq!(validate(raw.clone()).unwrap().person, None);
-    let bad_person = v1::Event {
-        person_id: "9434765918".into(),
-        ..raw
-    };
+    let bad_person = v1::Event { person_id: "9434765918".into(), ..raw };
     assert!(validate(bad_person).is_err());
 }
 
@@ -276,10 +247,7 @@ fn nhs_numbers_are_checked_with_modulus_11() {
     assert!(nhs_number_is_valid("4010232137"));
     assert!(!nhs_number_is_valid("9434765918"), "wrong check digit");
     assert!(!nhs_number_is_valid("4010232138"));
-    assert!(
-        !nhs_number_is_valid("1000000010"),
-        "check digit 10 never valid"
-    );
+    assert!(!nhs_number_is_valid("1000000010"), "check digit 10 never valid");
     assert!(!nhs_number_is_valid("943476591"), "9 digits");
     assert!(!nhs_number_is_valid("943 476 5919"));
     assert!(!nhs_number_is_valid("943476591٩"), "non-ASCII digit");
@@ -289,11 +257,7 @@ fn nhs_numbers_are_checked_with_modulus_11() {
 #[test]
 fn content_type_parameters_and_case_are_accepted() {
     let bytes = serde_json::to_vec(&envelope("smoking_status", json!({"status": "ex"}))).unwrap();
-    for ct in [
-        "application/json",
-        "Application/JSON; charset=UTF-8",
-        "application/json;charset=\"utf-8\"",
-    ] {
+    for ct in ["application/json", "Application/JSON; charset=UTF-8", "application/json;charset=\"utf-8\""] {
         assert!(decode(&bytes, Some(ct)).is_ok(), "{ct}");
     }
 }
@@ -312,16 +276,7 @@ fn a_message_of_exactly_64_kib_is_accepted() {
 #[test]
 fn icd10_codes_with_and_without_subdivision_are_accepted() {
     for code in ["F20", "F20.0", "F10.2X", "F200", "X60"] {
-        let event = from_json(&envelope(
-            "diagnosis",
-            json!({"icd10": code, "referral_id": "r-9"}),
-        ));
-        assert_eq!(
-            event.payload,
-            Payload::Diagnosis {
-                icd10: code.into(),
-                referral_id: Some("r-9".into())
-            }
-        );
+        let event = from_json(&envelope("diagnosis", json!({"icd10": code, "referral_id": "r-9"})));
+        assert_eq!(event.payload, Payload::Diagnosis { icd10: code.into(), referral_id: Some("r-9".into()) });
     }
 }

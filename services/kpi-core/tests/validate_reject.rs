@@ -32,17 +32,11 @@ fn with(mut v: Value, key: &str, value: Value) -> Value {
 }
 
 fn contact() -> Value {
-    envelope(
-        "care_contact",
-        json!({"referral_id": SECRET, "attended": true, "purpose": "treatment"}),
-    )
+    envelope("care_contact", json!({"referral_id": SECRET, "attended": true, "purpose": "treatment"}))
 }
 
 fn outcome(instrument: &str, items: Value) -> Value {
-    envelope(
-        "outcome_measure",
-        json!({"referral_id": SECRET, "instrument": instrument, "items": items}),
-    )
+    envelope("outcome_measure", json!({"referral_id": SECRET, "instrument": instrument, "items": items}))
 }
 
 fn ward_stay(payload: Value) -> Value {
@@ -67,14 +61,9 @@ fn refused_json(v: &Value) -> Rejection {
 fn proto_event() -> v1::Event {
     v1::Event {
         event_id: SECRET.into(),
-        occurred_at: Some(Timestamp {
-            seconds: 1_709_288_100,
-            nanos: 0,
-        }),
+        occurred_at: Some(Timestamp { seconds: 1_709_288_100, nanos: 0 }),
         person_id: "9434765919".into(),
-        payload: Some(v1::event::Payload::SmokingStatus(v1::SmokingStatus {
-            status: "ex".into(),
-        })),
+        payload: Some(v1::event::Payload::SmokingStatus(v1::SmokingStatus { status: "ex".into() })),
         ..Default::default()
     }
 }
@@ -202,11 +191,7 @@ fn each_sample_is_refused_with_its_reason() {
 fn every_reason_but_the_engines_is_covered() {
     let covered: std::collections::BTreeSet<R> = samples().into_iter().map(|(r, _, _)| r).collect();
     for reason in R::ALL {
-        assert_eq!(
-            covered.contains(reason),
-            *reason != R::EndedBeforeStarted,
-            "{reason}"
-        );
+        assert_eq!(covered.contains(reason), *reason != R::EndedBeforeStarted, "{reason}");
     }
 }
 
@@ -215,59 +200,33 @@ fn no_detail_quotes_an_identifier() {
     for (i, (_, bytes, ct)) in samples().into_iter().enumerate() {
         let shown = refused(&bytes, ct).to_string();
         for secret in [SECRET, SECRET_NHS, "9434765919", "SECRET ID"] {
-            assert!(
-                !shown.contains(secret),
-                "sample {i} leaks an identifier: {shown}"
-            );
+            assert!(!shown.contains(secret), "sample {i} leaks an identifier: {shown}");
         }
     }
 }
 
 #[test]
 fn details_name_the_field_and_the_fix() {
-    let r = refused_json(&envelope(
-        "mha_detention_started",
-        json!({"detention_id": SECRET, "section": 3}),
-    ));
+    let r = refused_json(&envelope("mha_detention_started", json!({"detention_id": SECRET, "section": 3})));
     assert_eq!(r.reason, R::IllTypedField);
-    assert!(
-        r.detail.contains("mha_detention_started.section") && r.detail.contains("must be a string"),
-        "{r}"
-    );
+    assert!(r.detail.contains("mha_detention_started.section") && r.detail.contains("must be a string"), "{r}");
 
     let r = refused_json(&outcome("PHQ9", json!([0, 0, "x", 0, 0, 0, 0, 0, 0])));
     assert!(r.detail.contains("outcome_measure.items[2]"), "{r}");
 
-    let r = refused_json(&envelope(
-        "death",
-        json!({"cause": "misadventure-".repeat(10), "place": "hospital"}),
-    ));
+    let r = refused_json(&envelope("death", json!({"cause": "misadventure-".repeat(10), "place": "hospital"})));
     assert_eq!(r.reason, R::UnknownCode);
+    assert!(r.detail.contains("death.cause") && r.detail.contains("suspected_suicide"), "{r}");
     assert!(
-        r.detail.contains("death.cause") && r.detail.contains("suspected_suicide"),
-        "{r}"
-    );
-    assert!(
-        r.detail.contains("misadventure-misadventure-")
-            && !r.detail.contains(&"misadventure-".repeat(3)),
+        r.detail.contains("misadventure-misadventure-") && !r.detail.contains(&"misadventure-".repeat(3)),
         "code truncated to 32 chars: {r}"
     );
 
     let r = refused_json(&outcome("PHQ9", json!([0, 0, 0, 0, 4, 0, 0, 0, 0])));
-    assert!(
-        r.detail.contains("outcome_measure.items[4]") && r.detail.contains("0–3"),
-        "{r}"
-    );
+    assert!(r.detail.contains("outcome_measure.items[4]") && r.detail.contains("0–3"), "{r}");
 
-    let r = refused_json(&with(
-        contact(),
-        "occurred_at",
-        json!("9999-12-31T00:00:00Z"),
-    ));
-    assert!(
-        r.detail.contains("occurred_at") && r.detail.contains("1900"),
-        "{r}"
-    );
+    let r = refused_json(&with(contact(), "occurred_at", json!("9999-12-31T00:00:00Z")));
+    assert!(r.detail.contains("occurred_at") && r.detail.contains("1900"), "{r}");
 }
 
 #[test]
@@ -280,24 +239,15 @@ fn honos_allows_two_unknown_items_but_not_three() {
 fn hostile_input_is_refused_without_panic() {
     let big = vec![b'{'; 10 * 1024 * 1024];
     assert_eq!(refused(&big, None).reason, R::PayloadTooLarge);
-    assert_eq!(
-        refused(&nested_arrays(10_000), None).reason,
-        R::MalformedJson
-    );
+    assert_eq!(refused(&nested_arrays(10_000), None).reason, R::MalformedJson);
     let deep_objects = "{\"a\":".repeat(10_000) + &"}".repeat(10_000);
-    assert_eq!(
-        refused(deep_objects.as_bytes(), None).reason,
-        R::MalformedJson
-    );
+    assert_eq!(refused(deep_objects.as_bytes(), None).reason, R::MalformedJson);
     // Deep nesting inside an unknown field of a valid event, within 64 KiB.
     let deep_unknown = format!(
         r#"{{"event_id":"e","occurred_at":"2024-03-01T10:15:00Z","person_id":"9434765919","smoking_status":{{"status":"ex"}},"x":{}}}"#,
         String::from_utf8(nested_arrays(20_000)).unwrap()
     );
-    assert_eq!(
-        refused(deep_unknown.as_bytes(), None).reason,
-        R::MalformedJson
-    );
+    assert_eq!(refused(deep_unknown.as_bytes(), None).reason, R::MalformedJson);
     // Binary garbage of every length up to 256 bytes, with the protobuf header: no panic.
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for len in 0..256 {
@@ -316,9 +266,6 @@ fn hostile_input_is_refused_without_panic() {
 
 #[test]
 fn validate_refuses_a_contract_event_without_occurred_at() {
-    let raw = v1::Event {
-        occurred_at: None,
-        ..proto_event()
-    };
+    let raw = v1::Event { occurred_at: None, ..proto_event() };
     assert_eq!(validate(raw).unwrap_err().reason, R::MissingField);
 }

@@ -30,18 +30,29 @@ impl EngineMetrics {
             ),
             &["outcome"],
         )?;
-        let retractions_applied = IntCounter::new("kpi_engine_retractions_applied_total", "Retractions applied to their target's person.")?;
+        let retractions_applied =
+            IntCounter::new("kpi_engine_retractions_applied_total", "Retractions applied to their target's person.")?;
         let batch_seconds = Histogram::with_opts(
-            HistogramOpts::new("kpi_engine_batch_duration_seconds", "Time to apply and commit one batch.").buckets(seconds_buckets()),
+            HistogramOpts::new("kpi_engine_batch_duration_seconds", "Time to apply and commit one batch.")
+                .buckets(seconds_buckets()),
         )?;
         let commit_seconds = Histogram::with_opts(
-            HistogramOpts::new("kpi_engine_commit_duration_seconds", "Time of the PostgreSQL transaction of one batch.").buckets(seconds_buckets()),
+            HistogramOpts::new(
+                "kpi_engine_commit_duration_seconds",
+                "Time of the PostgreSQL transaction of one batch.",
+            )
+            .buckets(seconds_buckets()),
         )?;
-        let commit_failures = IntCounter::new("kpi_engine_commit_failures_total", "Batch transactions that failed and were retried.")?;
-        let partitions_owned = IntGauge::new("kpi_engine_partitions_owned", "Canonical-topic partitions this instance owns.")?;
+        let commit_failures =
+            IntCounter::new("kpi_engine_commit_failures_total", "Batch transactions that failed and were retried.")?;
+        let partitions_owned =
+            IntGauge::new("kpi_engine_partitions_owned", "Canonical-topic partitions this instance owns.")?;
         let persons_in_memory = IntGauge::new("kpi_engine_persons_in_memory", "Person states held in memory.")?;
         let consumer_lag = IntGaugeVec::new(
-            Opts::new("kpi_engine_consumer_lag_messages", "Messages on the canonical topic not yet consumed, per partition."),
+            Opts::new(
+                "kpi_engine_consumer_lag_messages",
+                "Messages on the canonical topic not yet consumed, per partition.",
+            ),
             &["partition"],
         )?;
         for collector in [
@@ -80,7 +91,10 @@ impl EngineMetrics {
         self.batch_seconds.observe(batch_seconds);
         self.commit_seconds.observe(commit_seconds);
         if report.undecodable > 0 {
-            tracing::error!(count = report.undecodable, "canonical records that do not decode were skipped: is an older or newer kpi-ingest writing the topic?");
+            tracing::error!(
+                count = report.undecodable,
+                "canonical records that do not decode were skipped: is an older or newer kpi-ingest writing the topic?"
+            );
         }
         tracing::debug!(?report, batch_seconds, "batch committed");
     }
@@ -91,7 +105,13 @@ impl EngineMetrics {
     }
 
     pub fn partition_claimed(&self, partition: i32, next_offset: i64, epoch: i64, persons: usize) {
-        tracing::info!(partition, next_offset, epoch, persons, "partition claimed; resuming from the offset stored in the warehouse");
+        tracing::info!(
+            partition,
+            next_offset,
+            epoch,
+            persons,
+            "partition claimed; resuming from the offset stored in the warehouse"
+        );
     }
 
     pub fn partition_released(&self, partition: i32, why: &'static str) {

@@ -22,11 +22,11 @@ use kpi_warehouse::engine::{claim_partition, load_persons};
 use kpi_warehouse::WarehouseError;
 
 use crate::batch::{self, BatchError, DeadLetters, Incoming};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use kpi_runtime::kafka::producer_config;
 use crate::internal_events::EngineMetrics;
 use crate::partitions::Owned;
+use kpi_runtime::kafka::producer_config;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 /// Consumer callbacks: remembers revoked partitions for the loop, and turns librdkafka's
 /// statistics into the lag gauge.
@@ -93,7 +93,8 @@ pub async fn run(
         };
         let started = Instant::now();
         release_revoked(&consumer, &mut owned, &metrics);
-        let mut incoming = claim_and_filter(&pool, &consumer, &topic, &mut owned, &metrics, &ready, &shutdown, messages).await?;
+        let mut incoming =
+            claim_and_filter(&pool, &consumer, &topic, &mut owned, &metrics, &ready, &shutdown, messages).await?;
         let mut backoff = Duration::from_millis(200);
         loop {
             if incoming.is_empty() {
@@ -103,7 +104,11 @@ pub async fn run(
             match batch::apply(&pool, &topic, &mut owned, &incoming, &dead_letters).await {
                 Ok(report) => {
                     ready.set(true);
-                    metrics.batch_committed(&report, started.elapsed().as_secs_f64(), commit_started.elapsed().as_secs_f64());
+                    metrics.batch_committed(
+                        &report,
+                        started.elapsed().as_secs_f64(),
+                        commit_started.elapsed().as_secs_f64(),
+                    );
                     commit_hint(&consumer, &topic, &incoming);
                     break;
                 }
@@ -198,7 +203,12 @@ async fn claim_and_filter(
         }
         let mut backoff = Duration::from_millis(200);
         let (claim, persons) = loop {
-            let attempt = async { Ok::<_, WarehouseError>((claim_partition(pool, topic, partition).await?, load_persons(pool, partition).await?)) };
+            let attempt = async {
+                Ok::<_, WarehouseError>((
+                    claim_partition(pool, topic, partition).await?,
+                    load_persons(pool, partition).await?,
+                ))
+            };
             match attempt.await {
                 Ok(claimed) => break claimed,
                 Err(error) => {
@@ -215,9 +225,9 @@ async fn claim_and_filter(
         metrics.partition_claimed(partition, claim.next_offset, claim.epoch, persons.len());
         owned.insert(claim, persons);
         if first > claim.next_offset {
-            consumer
-                .seek(topic, partition, Offset::Offset(claim.next_offset), Duration::from_secs(10))
-                .with_context(|| format!("seeking partition {partition} back to stored offset {}", claim.next_offset))?;
+            consumer.seek(topic, partition, Offset::Offset(claim.next_offset), Duration::from_secs(10)).with_context(
+                || format!("seeking partition {partition} back to stored offset {}", claim.next_offset),
+            )?;
             messages.retain(|m| m.partition != partition);
         }
     }
@@ -265,7 +275,11 @@ impl DeadLetters for DeadLetterTopic {
             let key = event.person.as_deref().unwrap_or(&event.event_id);
             let record = FutureRecord::to(&self.topic).key(key).payload(&payload).headers(headers);
             self.producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e)?;
-            tracing::warn!(reason = "ended_before_started", event_type = event.payload.kind(), "event dead-lettered by the engine");
+            tracing::warn!(
+                reason = "ended_before_started",
+                event_type = event.payload.kind(),
+                "event dead-lettered by the engine"
+            );
         }
         Ok(())
     }

@@ -17,17 +17,27 @@ pub struct IngestMetrics {
 impl IngestMetrics {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
         let accepted = IntCounterVec::new(
-            Opts::new("kpi_ingest_events_accepted_total", "Raw events validated and written to the canonical topic, by event type."),
+            Opts::new(
+                "kpi_ingest_events_accepted_total",
+                "Raw events validated and written to the canonical topic, by event type.",
+            ),
             &["event_type"],
         )?;
         let rejected = IntCounterVec::new(
-            Opts::new("kpi_ingest_events_rejected_total", "Raw events refused and written to the dead-letter topic, by reason."),
+            Opts::new(
+                "kpi_ingest_events_rejected_total",
+                "Raw events refused and written to the dead-letter topic, by reason.",
+            ),
             &["reason"],
         )?;
-        let produce_retries = IntCounter::new("kpi_ingest_produce_retries_total", "Produce attempts retried after a broker error.")?;
+        let produce_retries =
+            IntCounter::new("kpi_ingest_produce_retries_total", "Produce attempts retried after a broker error.")?;
         let batch_seconds = Histogram::with_opts(
-            HistogramOpts::new("kpi_ingest_batch_duration_seconds", "Time to validate, produce and acknowledge one batch.")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "kpi_ingest_batch_duration_seconds",
+                "Time to validate, produce and acknowledge one batch.",
+            )
+            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
         )?;
         registry.register(Box::new(accepted.clone()))?;
         registry.register(Box::new(rejected.clone()))?;

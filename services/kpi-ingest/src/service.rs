@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::future::join_all;
+use kpi_runtime::shutdown::CancellationToken;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use kpi_runtime::shutdown::CancellationToken;
 
 use kpi_core::Pseudonymiser;
 use kpi_runtime::admin::Readiness;
@@ -35,7 +35,12 @@ struct Record {
 }
 
 /// Runs the ingest service until `shutdown` is cancelled.
-pub async fn run(settings: &Settings, metrics: IngestMetrics, ready: Readiness, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: &Settings,
+    metrics: IngestMetrics,
+    ready: Readiness,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let key = settings.hmac_key()?;
     let pseudonymiser = Pseudonymiser::new(&key)?;
     drop(key);
@@ -43,9 +48,7 @@ pub async fn run(settings: &Settings, metrics: IngestMetrics, ready: Readiness, 
     let consumer: StreamConsumer = consumer_config(kafka, &settings.ingest.group_id)
         .create()
         .context("creating the raw-topic consumer (check kafka.brokers and kafka.properties)")?;
-    consumer
-        .subscribe(&[&kafka.raw_topic])
-        .with_context(|| format!("subscribing to {}", kafka.raw_topic))?;
+    consumer.subscribe(&[&kafka.raw_topic]).with_context(|| format!("subscribing to {}", kafka.raw_topic))?;
     let producer: FutureProducer = producer_config(kafka).create().context("creating the producer")?;
     ready.set(true);
     tracing::info!(raw = %kafka.raw_topic, canonical = %kafka.canonical_topic, dead_letter = %kafka.dead_letter_topic, "ingest started");
@@ -102,7 +105,12 @@ async fn next_batch(consumer: &StreamConsumer) -> Vec<BorrowedMessage<'_>> {
     batch
 }
 
-fn to_record(settings: &Settings, pseudonymiser: &Pseudonymiser, metrics: &IngestMetrics, message: &BorrowedMessage<'_>) -> Record {
+fn to_record(
+    settings: &Settings,
+    pseudonymiser: &Pseudonymiser,
+    metrics: &IngestMetrics,
+    message: &BorrowedMessage<'_>,
+) -> Record {
     let payload = message.payload().unwrap_or_default();
     let headers: Vec<(String, Vec<u8>)> = message
         .headers()
@@ -145,7 +153,12 @@ fn to_record(settings: &Settings, pseudonymiser: &Pseudonymiser, metrics: &Inges
 
 /// Produces every record and waits for every acknowledgement, retrying failures with backoff
 /// until they succeed or shutdown is asked for (then the batch is left uncommitted).
-async fn produce_all(producer: &FutureProducer, records: &[Record], metrics: &IngestMetrics, shutdown: &CancellationToken) -> anyhow::Result<()> {
+async fn produce_all(
+    producer: &FutureProducer,
+    records: &[Record],
+    metrics: &IngestMetrics,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let mut pending: Vec<&Record> = records.iter().collect();
     let mut backoff = Duration::from_millis(100);
     while !pending.is_empty() {
@@ -175,7 +188,10 @@ async fn produce_all(producer: &FutureProducer, records: &[Record], metrics: &In
         pending = failed;
         if !pending.is_empty() {
             if shutdown.is_cancelled() {
-                anyhow::bail!("shutting down with {} records unacknowledged; they will be re-read on restart", pending.len());
+                anyhow::bail!(
+                    "shutting down with {} records unacknowledged; they will be re-read on restart",
+                    pending.len()
+                );
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));

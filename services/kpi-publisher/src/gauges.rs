@@ -33,13 +33,48 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> promet
 impl IndicatorGauges {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
         Ok(IndicatorGauges {
-            value: gauge(registry, "kpi_indicator_value", "Latest published indicator value (unit per indicator_catalogue).", &LABELS)?,
-            numerator: gauge(registry, "kpi_indicator_numerator", "Latest published numerator (rounded to 5 outside the trust-wide stratum).", &LABELS)?,
-            lower95: gauge(registry, "kpi_indicator_lower95", "Lower 95% confidence limit of the latest value.", &LABELS)?,
-            upper95: gauge(registry, "kpi_indicator_upper95", "Upper 95% confidence limit of the latest value.", &LABELS)?,
-            lower998: gauge(registry, "kpi_indicator_lower998", "Lower 99.8% confidence limit of the latest value.", &LABELS)?,
-            upper998: gauge(registry, "kpi_indicator_upper998", "Upper 99.8% confidence limit of the latest value.", &LABELS)?,
-            suppressed: gauge(registry, "kpi_indicator_suppressed", "1 when the latest value is suppressed by disclosure control.", &LABELS)?,
+            value: gauge(
+                registry,
+                "kpi_indicator_value",
+                "Latest published indicator value (unit per indicator_catalogue).",
+                &LABELS,
+            )?,
+            numerator: gauge(
+                registry,
+                "kpi_indicator_numerator",
+                "Latest published numerator (rounded to 5 outside the trust-wide stratum).",
+                &LABELS,
+            )?,
+            lower95: gauge(
+                registry,
+                "kpi_indicator_lower95",
+                "Lower 95% confidence limit of the latest value.",
+                &LABELS,
+            )?,
+            upper95: gauge(
+                registry,
+                "kpi_indicator_upper95",
+                "Upper 95% confidence limit of the latest value.",
+                &LABELS,
+            )?,
+            lower998: gauge(
+                registry,
+                "kpi_indicator_lower998",
+                "Lower 99.8% confidence limit of the latest value.",
+                &LABELS,
+            )?,
+            upper998: gauge(
+                registry,
+                "kpi_indicator_upper998",
+                "Upper 99.8% confidence limit of the latest value.",
+                &LABELS,
+            )?,
+            suppressed: gauge(
+                registry,
+                "kpi_indicator_suppressed",
+                "1 when the latest value is suppressed by disclosure control.",
+                &LABELS,
+            )?,
             period_end: gauge(
                 registry,
                 "kpi_indicator_period_end_timestamp_seconds",
@@ -56,7 +91,16 @@ impl IndicatorGauges {
             let end = latest.entry((v.indicator, v.period.kind)).or_insert(v.period.end);
             *end = (*end).max(v.period.end);
         }
-        for g in [&self.value, &self.numerator, &self.lower95, &self.upper95, &self.lower998, &self.upper998, &self.suppressed, &self.period_end] {
+        for g in [
+            &self.value,
+            &self.numerator,
+            &self.lower95,
+            &self.upper95,
+            &self.lower998,
+            &self.upper998,
+            &self.suppressed,
+            &self.period_end,
+        ] {
             g.reset();
         }
         for ((indicator, kind), end) in &latest {

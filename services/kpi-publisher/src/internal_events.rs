@@ -13,11 +13,16 @@ pub struct PublisherMetrics {
 
 impl PublisherMetrics {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let refreshes = IntCounter::new("kpi_publisher_refreshes_total", "Refreshes of the indicator values from changed counts.")?;
-        let failures = IntCounter::new("kpi_publisher_refresh_failures_total", "Refreshes that failed and will be retried.")?;
+        let refreshes =
+            IntCounter::new("kpi_publisher_refreshes_total", "Refreshes of the indicator values from changed counts.")?;
+        let failures =
+            IntCounter::new("kpi_publisher_refresh_failures_total", "Refreshes that failed and will be retried.")?;
         let seconds = Histogram::with_opts(
-            HistogramOpts::new("kpi_publisher_refresh_duration_seconds", "Time to read counts, compute and write all values.")
-                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            HistogramOpts::new(
+                "kpi_publisher_refresh_duration_seconds",
+                "Time to read counts, compute and write all values.",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
         )?;
         let last_success = Gauge::new(
             "kpi_publisher_last_refresh_timestamp_seconds",

@@ -72,7 +72,11 @@ pub async fn run(
 }
 
 /// One refresh: counts → values → both tables and the gauges. Returns the number of values.
-pub async fn refresh(pool: &PgPool, population: &Population, gauges: &IndicatorGauges) -> Result<usize, WarehouseError> {
+pub async fn refresh(
+    pool: &PgPool,
+    population: &Population,
+    gauges: &IndicatorGauges,
+) -> Result<usize, WarehouseError> {
     let counts = read_counts(pool).await?;
     let Some(range) = month_range(&counts) else { return Ok(0) };
     let values = compute(&counts, population, range);

@@ -40,7 +40,12 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {addr} for /metrics: {e} (is another service using the port? change *.admin_listen)"))
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot listen on {addr} for /metrics: {e} (is another service using the port? change *.admin_listen)"
+            ),
+        )
     })?;
     let bound = listener.local_addr()?;
     let app = Router::new()
@@ -62,7 +67,11 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     let mut body = Vec::new();
     match TextEncoder::new().encode(&state.registry.gather(), &mut body) {
         Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, TextEncoder::new().format_type().to_owned())], body),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain".to_owned())], e.to_string().into_bytes()),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain".to_owned())],
+            e.to_string().into_bytes(),
+        ),
     }
 }
 

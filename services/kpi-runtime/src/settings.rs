@@ -200,7 +200,8 @@ impl Settings {
             Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
             None => builder = builder.add_source(config::File::with_name("kpi.toml").required(false)),
         }
-        let environment = config::Environment::with_prefix("KPI").prefix_separator("__").separator("__").try_parsing(true);
+        let environment =
+            config::Environment::with_prefix("KPI").prefix_separator("__").separator("__").try_parsing(true);
         let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
         Ok(settings)
     }
@@ -238,7 +239,10 @@ impl Settings {
                 if !path.is_file() {
                     return Err(SettingsError::Invalid {
                         key,
-                        problem: format!("{} does not exist; point it at the reference population CSV (see deploy/reference/)", path.display()),
+                        problem: format!(
+                            "{} does not exist; point it at the reference population CSV (see deploy/reference/)",
+                            path.display()
+                        ),
                     });
                 }
             }
@@ -251,10 +255,11 @@ impl Settings {
         if let Some(key) = &self.ingest.hmac_key {
             return Ok(key.expose().as_bytes().to_vec());
         }
-        let path = self.ingest.hmac_key_file.as_ref().ok_or(SettingsError::Invalid {
-            key: "ingest.hmac_key_file",
-            problem: "is not set".into(),
-        })?;
+        let path = self
+            .ingest
+            .hmac_key_file
+            .as_ref()
+            .ok_or(SettingsError::Invalid { key: "ingest.hmac_key_file", problem: "is not set".into() })?;
         let mut bytes = std::fs::read(path).map_err(|e| SettingsError::Invalid {
             key: "ingest.hmac_key_file",
             problem: format!("cannot read {}: {e}", path.display()),

@@ -28,7 +28,11 @@ pub fn cancel_on_signal(token: CancellationToken) {
 }
 
 /// Waits for `work` after cancellation, but no longer than `deadline`.
-pub async fn with_deadline<F: std::future::Future>(token: &CancellationToken, deadline: Duration, work: F) -> Option<F::Output> {
+pub async fn with_deadline<F: std::future::Future>(
+    token: &CancellationToken,
+    deadline: Duration,
+    work: F,
+) -> Option<F::Output> {
     tokio::pin!(work);
     tokio::select! {
         out = &mut work => return Some(out),
@@ -37,7 +41,10 @@ pub async fn with_deadline<F: std::future::Future>(token: &CancellationToken, de
     match tokio::time::timeout(deadline, work).await {
         Ok(out) => Some(out),
         Err(_) => {
-            tracing::warn!(deadline_ms = deadline.as_millis() as u64, "shutdown deadline passed; exiting with work in flight (it will be redone from stored offsets)");
+            tracing::warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                "shutdown deadline passed; exiting with work in flight (it will be redone from stored offsets)"
+            );
             None
         }
     }

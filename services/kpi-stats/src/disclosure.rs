@@ -18,11 +18,7 @@ pub fn publish_count(x: u64) -> Option<u64> {
     let rem = x % ROUND_TO;
     let down = x - rem;
     // Rounds up when the remainder is 3 or 4. Cannot overflow: u64::MAX is a multiple of 5.
-    Some(if rem * 2 > ROUND_TO {
-        down + ROUND_TO
-    } else {
-        down
-    })
+    Some(if rem * 2 > ROUND_TO { down + ROUND_TO } else { down })
 }
 
 #[cfg(test)]
@@ -31,15 +27,7 @@ mod tests {
 
     #[test]
     fn suppresses_and_rounds() {
-        let cases = [
-            (0, None),
-            (4, None),
-            (5, Some(5)),
-            (7, Some(5)),
-            (8, Some(10)),
-            (12, Some(10)),
-            (13, Some(15)),
-        ];
+        let cases = [(0, None), (4, None), (5, Some(5)), (7, Some(5)), (8, Some(10)), (12, Some(10)), (13, Some(15))];
         for (x, want) in cases {
             assert_eq!(publish_count(x), want, "publish_count({x})");
         }

@@ -55,9 +55,7 @@ pub fn dobson_dsr(bands: &[AgeBand], multiplier: f64, c: Confidence) -> Option<E
     if total < MIN_TOTAL_COUNT || !(multiplier.is_finite() && multiplier > 0.0) {
         return None;
     }
-    let valid = |b: &AgeBand| {
-        b.population.is_finite() && b.population > 0.0 && b.weight.is_finite() && b.weight >= 0.0
-    };
+    let valid = |b: &AgeBand| b.population.is_finite() && b.population > 0.0 && b.weight.is_finite() && b.weight >= 0.0;
     if !bands.iter().all(valid) {
         return None;
     }
@@ -66,14 +64,8 @@ pub fn dobson_dsr(bands: &[AgeBand], multiplier: f64, c: Confidence) -> Option<E
         return None;
     }
 
-    let weighted: f64 = bands
-        .iter()
-        .map(|b| b.count as f64 * b.weight / b.population)
-        .sum();
-    let var_sum: f64 = bands
-        .iter()
-        .map(|b| b.count as f64 * (b.weight / b.population).powi(2))
-        .sum();
+    let weighted: f64 = bands.iter().map(|b| b.count as f64 * b.weight / b.population).sum();
+    let var_sum: f64 = bands.iter().map(|b| b.count as f64 * (b.weight / b.population).powi(2)).sum();
     let value = weighted / weight_sum * multiplier;
     let variance = var_sum / (weight_sum * weight_sum);
 
@@ -82,11 +74,7 @@ pub fn dobson_dsr(bands: &[AgeBand], multiplier: f64, c: Confidence) -> Option<E
     // O ≥ 10, where Byar's lower limit is positive at both levels.
     let o_lower = byars_lower_formula(o, c.z());
     let o_upper = byars_upper(total, c);
-    Some(Estimate {
-        value,
-        lower: value + spread * (o_lower - o),
-        upper: value + spread * (o_upper - o),
-    })
+    Some(Estimate { value, lower: value + spread * (o_lower - o), upper: value + spread * (o_upper - o) })
 }
 
 #[cfg(test)]
@@ -100,14 +88,7 @@ mod tests {
     }
 
     fn flat(count: u64) -> Vec<AgeBand> {
-        ESP2013_WEIGHTS
-            .iter()
-            .map(|&(_, weight)| AgeBand {
-                count,
-                population: 1000.0,
-                weight,
-            })
-            .collect()
+        ESP2013_WEIGHTS.iter().map(|&(_, weight)| AgeBand { count, population: 1000.0, weight }).collect()
     }
 
     #[test]

@@ -14,10 +14,6 @@ impl Estimate {
     /// Value and both limits multiplied by `factor`, e.g. 100 to turn a proportion of 1 into a
     /// percentage (statistics.md, "Proportions and percentages").
     pub fn scaled(self, factor: f64) -> Estimate {
-        Estimate {
-            value: self.value * factor,
-            lower: self.lower * factor,
-            upper: self.upper * factor,
-        }
+        Estimate { value: self.value * factor, lower: self.lower * factor, upper: self.upper * factor }
     }
 }

@@ -48,11 +48,7 @@ pub fn poisson_limits(x: u64, c: Confidence) -> (f64, f64) {
         // Positive for every x ≥ 10 at both levels, so no clamping is needed.
         return (byars_lower_formula(xf, c.z()), byars_upper(x, c));
     }
-    let lower = if x == 0 {
-        0.0
-    } else {
-        chi2_lower_quantile(2.0 * xf, c.tail()) / 2.0
-    };
+    let lower = if x == 0 { 0.0 } else { chi2_lower_quantile(2.0 * xf, c.tail()) / 2.0 };
     let upper = chi2_upper_quantile(2.0 * xf + 2.0, c.tail()) / 2.0;
     (lower, upper)
 }
@@ -85,10 +81,7 @@ mod tests {
             for x in 0..200 {
                 let (lo, hi) = poisson_limits(x, c);
                 let xf = x as f64;
-                assert!(
-                    lo >= 0.0 && lo <= xf && hi > xf,
-                    "x={x} {c:?}: ({lo}, {hi})"
-                );
+                assert!(lo >= 0.0 && lo <= xf && hi > xf, "x={x} {c:?}: ({lo}, {hi})");
             }
         }
     }

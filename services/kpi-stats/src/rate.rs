@@ -18,11 +18,7 @@ pub fn crude_rate(x: u64, denominator: f64, multiplier: f64, c: Confidence) -> O
     }
     let (lower, upper) = poisson_limits(x, c);
     let per = |count: f64| count / denominator * multiplier;
-    Some(Estimate {
-        value: per(x as f64),
-        lower: per(lower),
-        upper: per(upper),
-    })
+    Some(Estimate { value: per(x as f64), lower: per(lower), upper: per(upper) })
 }
 
 #[cfg(test)]

@@ -17,11 +17,7 @@ pub fn rate_ratio(x_g: u64, n_g: f64, x_r: u64, n_r: f64, c: Confidence) -> Opti
     let value = (xg / n_g) / (xr / n_r);
     let se_log = (1.0 / xg + 1.0 / xr).sqrt();
     let ln_rr = value.ln();
-    Some(Estimate {
-        value,
-        lower: (ln_rr - c.z() * se_log).exp(),
-        upper: (ln_rr + c.z() * se_log).exp(),
-    })
+    Some(Estimate { value, lower: (ln_rr - c.z() * se_log).exp(), upper: (ln_rr + c.z() * se_log).exp() })
 }
 
 #[cfg(test)]
@@ -45,23 +41,12 @@ mod tests {
         }
         // The same limits written out, computed independently with bc (30 digits, shown to 16).
         let expected = [
-            (
-                Confidence::P95,
-                1.703_729_073_991_928,
-                5.282_530_032_144_443,
-            ),
-            (
-                Confidence::P99_8,
-                1.229_415_756_417_289,
-                7.320_550_393_975_276,
-            ),
+            (Confidence::P95, 1.703_729_073_991_928, 5.282_530_032_144_443),
+            (Confidence::P99_8, 1.229_415_756_417_289, 7.320_550_393_975_276),
         ];
         for (c, lower, upper) in expected {
             let e = rate_ratio(30, 1000.0, 20, 2000.0, c).unwrap();
-            assert!(
-                close(e.lower, lower) && close(e.upper, upper),
-                "{c:?}: {e:?}"
-            );
+            assert!(close(e.lower, lower) && close(e.upper, upper), "{c:?}: {e:?}");
         }
     }
 

@@ -161,33 +161,17 @@ impl Payload {
 
     pub fn to_json(&self) -> J {
         let fields: Vec<(&'static str, J)> = match self {
-            Self::Demographics {
-                birth,
-                sex,
-                ethnic,
-                imd,
-            } => {
+            Self::Demographics { birth, sex, ethnic, imd } => {
                 let mut d = String::with_capacity(10);
                 push_date(&mut d, *birth);
-                let mut f = vec![
-                    ("birth_date", J::Str(d)),
-                    ("sex", J::s(*sex)),
-                    ("ethnic_category", J::s(*ethnic)),
-                ];
+                let mut f = vec![("birth_date", J::Str(d)), ("sex", J::s(*sex)), ("ethnic_category", J::s(*ethnic))];
                 if let Some(i) = imd {
                     f.push(("imd_decile", J::Int(i64::from(*i))));
                 }
                 f
             }
-            Self::ReferralReceived {
-                referral,
-                service,
-                team,
-            } => {
-                let mut f = vec![
-                    ("referral_id", J::s(referral_id(*referral))),
-                    ("service", J::s(*service)),
-                ];
+            Self::ReferralReceived { referral, service, team } => {
+                let mut f = vec![("referral_id", J::s(referral_id(*referral))), ("service", J::s(*service))];
                 if let Some(t) = team {
                     f.push(("team_code", J::s(*t)));
                 }
@@ -196,11 +180,7 @@ impl Payload {
             Self::ReferralDischarged { referral } => {
                 vec![("referral_id", J::s(referral_id(*referral)))]
             }
-            Self::CareContact {
-                referral,
-                attended,
-                purpose,
-            } => vec![
+            Self::CareContact { referral, attended, purpose } => vec![
                 ("referral_id", J::s(referral_id(*referral))),
                 ("attended", J::Bool(*attended)),
                 ("purpose", J::s(*purpose)),
@@ -213,26 +193,16 @@ impl Payload {
                 f
             }
             Self::DetentionStarted { detention, section } => {
-                vec![
-                    ("detention_id", J::s(format!("det-{detention}"))),
-                    ("section", J::s(*section)),
-                ]
+                vec![("detention_id", J::s(format!("det-{detention}"))), ("section", J::s(*section))]
             }
             Self::DetentionEnded { detention } => {
                 vec![("detention_id", J::s(format!("det-{detention}")))]
             }
             Self::Death { cause, place } => vec![("cause", J::s(*cause)), ("place", J::s(*place))],
-            Self::Outcome {
-                referral,
-                instrument,
-                items,
-            } => vec![
+            Self::Outcome { referral, instrument, items } => vec![
                 ("referral_id", J::s(referral_id(*referral))),
                 ("instrument", J::s(instrument.code())),
-                (
-                    "items",
-                    J::Arr(items.iter().map(|&i| J::Int(i64::from(i))).collect()),
-                ),
+                ("items", J::Arr(items.iter().map(|&i| J::Int(i64::from(i))).collect())),
             ],
             Self::Fft { response, team } => {
                 let mut f = vec![("response", J::s(*response))];
@@ -244,11 +214,7 @@ impl Payload {
             Self::Accommodation { status } | Self::Smoking { status } => {
                 vec![("status", J::s(*status))]
             }
-            Self::WardStarted {
-                stay,
-                ward,
-                out_of_area,
-            } => {
+            Self::WardStarted { stay, ward, out_of_area } => {
                 let mut f = vec![
                     ("ward_stay_id", J::s(format!("ward-{stay}"))),
                     ("ward_code", J::s(*ward)),
@@ -261,10 +227,7 @@ impl Payload {
             }
             Self::WardEnded { stay } => vec![("ward_stay_id", J::s(format!("ward-{stay}")))],
             Self::Restrictive { stay, kind } => {
-                vec![
-                    ("ward_stay_id", J::s(format!("ward-{stay}"))),
-                    ("kind", J::s(*kind)),
-                ]
+                vec![("ward_stay_id", J::s(format!("ward-{stay}"))), ("kind", J::s(*kind))]
             }
             Self::Retracted { target, .. } => vec![("retracted_event_id", J::s(event_id(*target)))],
         };
@@ -293,13 +256,7 @@ impl Event {
         }
         f.push(("source_system", J::s(SOURCE_SYSTEM)));
         f.push(("provider_code", J::s(PROVIDER_CODE)));
-        let with_person = !matches!(
-            self.payload,
-            Payload::Retracted {
-                with_person: false,
-                ..
-            }
-        );
+        let with_person = !matches!(self.payload, Payload::Retracted { with_person: false, .. });
         if with_person {
             f.push(("person_id", J::s(person_id)));
         }

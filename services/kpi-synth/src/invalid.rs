@@ -42,10 +42,7 @@ pub fn render(kind: usize, salt: u64, base: &Event, event_no: u64, p: &Person, o
             raw_items = Some(items);
         }
         "unknown_code" if codes(&ev.payload).is_empty() => {
-            ev.payload = Payload::Fft {
-                response: "very_good",
-                team: None,
-            };
+            ev.payload = Payload::Fft { response: "very_good", team: None };
         }
         _ => {}
     }
@@ -77,18 +74,9 @@ pub fn render(kind: usize, salt: u64, base: &Event, event_no: u64, p: &Person, o
         }
         "multiple_payloads" => {
             let (k, v) = if kind_name == "smoking_status" {
-                (
-                    "accommodation_status",
-                    J::Obj(vec![("status", J::s("unknown"))]),
-                )
+                ("accommodation_status", J::Obj(vec![("status", J::s("unknown"))]))
             } else {
-                (
-                    "smoking_status",
-                    J::Obj(vec![(
-                        "status",
-                        J::s(m.one_of(&["never", "ex", "current"])),
-                    )]),
-                )
+                ("smoking_status", J::Obj(vec![("status", J::s(m.one_of(&["never", "ex", "current"])))]))
             };
             j.set(k, v);
         }
@@ -98,20 +86,14 @@ pub fn render(kind: usize, salt: u64, base: &Event, event_no: u64, p: &Person, o
             let options = codes(&ev.payload);
             let (field, values) = options[m.below(options.len())];
             let value = m.one_of(values);
-            j.get_mut(kind_name)
-                .expect("payload")
-                .set(field, J::s(value));
+            j.get_mut(kind_name).expect("payload").set(field, J::s(value));
         }
         "invalid_nhs_number" => {
             let valid = p.has_nhs_number.then_some(p.id.as_str());
             j.set("person_id", J::Str(nhs::with_wrong_check(valid, &mut m)));
         }
         "invalid_person_id" => {
-            let digits = if p.has_nhs_number {
-                p.id.clone()
-            } else {
-                format!("{:010}", 9_000_000_000 + p.no)
-            };
+            let digits = if p.has_nhs_number { p.id.clone() } else { format!("{:010}", 9_000_000_000 + p.no) };
             let bad = match m.below(6) {
                 0 => digits[1..].to_string(),
                 1 => format!("{digits}{}", m.below(10)),
@@ -123,16 +105,8 @@ pub fn render(kind: usize, salt: u64, base: &Event, event_no: u64, p: &Person, o
             j.set("person_id", J::Str(bad));
         }
         "invalid_timestamp" => {
-            let field = if m.below(4) == 0 {
-                "recorded_at"
-            } else {
-                "occurred_at"
-            };
-            let t = if field == "recorded_at" {
-                ev.recorded
-            } else {
-                ev.occurred
-            };
+            let field = if m.below(4) == 0 { "recorded_at" } else { "occurred_at" };
+            let t = if field == "recorded_at" { ev.recorded } else { ev.occurred };
             j.set(field, J::Str(bad_timestamp(&mut m, t)));
         }
         _ => {}
@@ -147,26 +121,14 @@ fn rating(m: &mut Mix, payload: &Payload, p: &Person, kind: &str) -> (Payload, V
     let instrument = match (payload, kind) {
         (_, "too_many_unknown_items") => Instrument::Honos,
         (Payload::Outcome { instrument, .. }, _) => *instrument,
-        _ => m.one_of(&[
-            Instrument::Phq9,
-            Instrument::Gad7,
-            Instrument::Honos,
-            Instrument::Reqol10,
-        ]),
+        _ => m.one_of(&[Instrument::Phq9, Instrument::Gad7, Instrument::Honos, Instrument::Reqol10]),
     };
     let max = i64::from(instrument.max_item());
     let mut items: Vec<i64> = match payload {
-        Payload::Outcome {
-            items,
-            instrument: i,
-            ..
-        } if *i == instrument => items
-            .iter()
-            .map(|&v| if v == 9 { 0 } else { i64::from(v) })
-            .collect(),
-        _ => (0..instrument.items())
-            .map(|_| m.below(max as usize + 1) as i64)
-            .collect(),
+        Payload::Outcome { items, instrument: i, .. } if *i == instrument => {
+            items.iter().map(|&v| if v == 9 { 0 } else { i64::from(v) }).collect()
+        }
+        _ => (0..instrument.items()).map(|_| m.below(max as usize + 1) as i64).collect(),
     };
     match kind {
         "wrong_item_count" => {
@@ -197,38 +159,23 @@ fn rating(m: &mut Mix, payload: &Payload, p: &Person, kind: &str) -> (Payload, V
         }
     }
     let stored = items.iter().map(|&i| i.clamp(0, 9) as u8).collect();
-    (
-        Payload::Outcome {
-            referral,
-            instrument,
-            items: stored,
-        },
-        items,
-    )
+    (Payload::Outcome { referral, instrument, items: stored }, items)
 }
 
 /// Coded fields of a payload and codes a feed might wrongly send for them.
 fn codes(payload: &Payload) -> Vec<(&'static str, &'static [&'static str])> {
     match payload {
-        Payload::Demographics { .. } => vec![
-            ("sex", &["M", "F", "0", "U"][..]),
-            (
-                "ethnic_category",
-                &["W", "I", "WB", "White British", "98"][..],
-            ),
-        ],
+        Payload::Demographics { .. } => {
+            vec![("sex", &["M", "F", "0", "U"][..]), ("ethnic_category", &["W", "I", "WB", "White British", "98"][..])]
+        }
         Payload::ReferralReceived { .. } => {
             vec![("service", &["cmht", "IAPT", "community", "camhs"][..])]
         }
         Payload::CareContact { .. } => vec![("purpose", &["consultation", "follow_up", "dna"][..])],
-        Payload::DetentionStarted { .. } => vec![(
-            "section",
-            &["99", "S2", "Section 3", "2A", "37-41", "136A"][..],
-        )],
-        Payload::Death { .. } => vec![
-            ("cause", &["suicide", "cancer", "self_harm"][..]),
-            ("place", &["home", "hosp"][..]),
-        ],
+        Payload::DetentionStarted { .. } => vec![("section", &["99", "S2", "Section 3", "2A", "37-41", "136A"][..])],
+        Payload::Death { .. } => {
+            vec![("cause", &["suicide", "cancer", "self_harm"][..]), ("place", &["home", "hosp"][..])]
+        }
         Payload::Outcome { .. } => {
             vec![("instrument", &["PHQ-9", "CORE10", "WEMWBS", "HONOS65"][..])]
         }
@@ -237,10 +184,7 @@ fn codes(payload: &Payload) -> Vec<(&'static str, &'static [&'static str])> {
             vec![("status", &["settled", "nfa", "owner_occupier"][..])]
         }
         Payload::Smoking { .. } => vec![("status", &["smoker", "yes", "non_smoker"][..])],
-        Payload::WardStarted {
-            out_of_area: Some(_),
-            ..
-        } => vec![("out_of_area_reason", &["no_bed", "capacity"][..])],
+        Payload::WardStarted { out_of_area: Some(_), .. } => vec![("out_of_area_reason", &["no_bed", "capacity"][..])],
         Payload::Restrictive { .. } => {
             vec![("kind", &["restraint", "prone_restraint", "time_out"][..])]
         }
@@ -262,10 +206,7 @@ fn missing_field(m: &mut Mix, j: &mut J, ev: &Event) {
         Payload::Outcome { .. } => &["referral_id", "instrument"],
         Payload::Fft { .. } => &["response"],
         Payload::Accommodation { .. } | Payload::Smoking { .. } => &["status"],
-        Payload::WardStarted {
-            out_of_area: Some(_),
-            ..
-        } => &["ward_stay_id", "ward_code", "out_of_area_reason"],
+        Payload::WardStarted { out_of_area: Some(_), .. } => &["ward_stay_id", "ward_code", "out_of_area_reason"],
         Payload::WardStarted { .. } => &["ward_stay_id", "ward_code"],
         Payload::WardEnded { .. } | Payload::Restrictive { .. } => &["ward_stay_id"],
         Payload::ReferralDischarged { .. } => &["referral_id"],
@@ -292,17 +233,8 @@ fn missing_field(m: &mut Mix, j: &mut J, ev: &Event) {
 /// Sends a field with the wrong JSON type.
 fn ill_typed(m: &mut Mix, j: &mut J, ev: &Event, event_no: u64, p: &Person) {
     let kind = ev.payload.kind();
-    let mut options: Vec<(&'static str, bool, J)> =
-        vec![("event_id", false, J::Int(event_no as i64))];
-    if p.has_nhs_number
-        && !matches!(
-            ev.payload,
-            Payload::Retracted {
-                with_person: false,
-                ..
-            }
-        )
-    {
+    let mut options: Vec<(&'static str, bool, J)> = vec![("event_id", false, J::Int(event_no as i64))];
+    if p.has_nhs_number && !matches!(ev.payload, Payload::Retracted { with_person: false, .. }) {
         options.push(("person_id", false, J::Int(p.id.parse().expect("digits"))));
     }
     match &ev.payload {
@@ -314,24 +246,13 @@ fn ill_typed(m: &mut Mix, j: &mut J, ev: &Event, event_no: u64, p: &Person) {
         }
         Payload::Outcome { items, .. } => {
             // Not an array of strings: protobuf JSON accepts int32 values given as strings.
-            let joined = items
-                .iter()
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
+            let joined = items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
             options.push(("items", true, J::Str(joined)));
         }
         Payload::WardStarted { out_of_area, .. } => {
-            options.push((
-                "out_of_area",
-                true,
-                J::s(if out_of_area.is_some() { "Y" } else { "N" }),
-            ));
+            options.push(("out_of_area", true, J::s(if out_of_area.is_some() { "Y" } else { "N" })));
         }
-        Payload::DetentionStarted {
-            section: s @ ("2" | "3" | "37" | "136"),
-            ..
-        } => {
+        Payload::DetentionStarted { section: s @ ("2" | "3" | "37" | "136"), .. } => {
             options.push(("section", true, J::Int(s.parse().expect("digits"))));
         }
         _ => {}

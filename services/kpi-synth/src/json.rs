@@ -97,11 +97,7 @@ mod tests {
 
     #[test]
     fn writes_compact_ordered_json() {
-        let v = J::Obj(vec![
-            ("b", J::s("x\"\n")),
-            ("a", J::Arr(vec![J::Int(1), J::Int(-2)])),
-            ("c", J::Bool(true)),
-        ]);
+        let v = J::Obj(vec![("b", J::s("x\"\n")), ("a", J::Arr(vec![J::Int(1), J::Int(-2)])), ("c", J::Bool(true))]);
         let mut s = String::new();
         v.write(&mut s);
         assert_eq!(s, r#"{"b":"x\"\u000a","a":[1,-2],"c":true}"#);

@@ -95,11 +95,7 @@ pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 /// Writes the events of `cfg` to `out` as NDJSON (one raw event JSON per line), in arrival
 /// order (`recorded_at`). `progress` is called now and then with the number of people done,
 /// rising to `cfg.people` at the end (scaled across passes when there are several).
-pub fn generate(
-    cfg: &SynthConfig,
-    out: &mut impl io::Write,
-    progress: impl FnMut(u32),
-) -> io::Result<Summary> {
+pub fn generate(cfg: &SynthConfig, out: &mut impl io::Write, progress: impl FnMut(u32)) -> io::Result<Summary> {
     generate_with_memory_budget(cfg, DEFAULT_MEMORY_BUDGET, out, progress)
 }
 

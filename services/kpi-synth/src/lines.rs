@@ -67,21 +67,11 @@ pub fn person_lines(cfg: &SynthConfig, win: &Window, idx: u32) -> PersonLines {
     for i in 0..valid {
         if chance(&mut rng, cfg.retraction_share) && events.len() < cap {
             let after = MINUTE * 10 + dist::days(dist::exponential(&mut rng, 2.0).min(30.0));
-            let at = (events[i].recorded + after)
-                .min(win.end - 1)
-                .max(events[i].recorded);
+            let at = (events[i].recorded + after).min(win.end - 1).max(events[i].recorded);
             let target = no * EVENTS_PER_PERSON + i as u64;
             let with_person = chance(&mut rng, 0.5);
-            let payload = Payload::Retracted {
-                target,
-                with_person,
-            };
-            events.push(Event {
-                occurred: at,
-                recorded: at,
-                show_recorded: chance(&mut rng, 0.5),
-                payload,
-            });
+            let payload = Payload::Retracted { target, with_person };
+            events.push(Event { occurred: at, recorded: at, show_recorded: chance(&mut rng, 0.5), payload });
         }
     }
 
@@ -102,12 +92,7 @@ pub fn person_lines(cfg: &SynthConfig, win: &Window, idx: u32) -> PersonLines {
         if chance(&mut rng, q_invalid) && u64::from(next) < EVENTS_PER_PERSON {
             let kind = rng.gen_range(0..invalid::KINDS.len());
             let salt = rng.gen();
-            lines.push(Line {
-                order: next,
-                seq: next,
-                kind: Kind::Invalid { kind, salt },
-                ..lines[i]
-            });
+            lines.push(Line { order: next, seq: next, kind: Kind::Invalid { kind, salt }, ..lines[i] });
             next += 1;
         }
     }
@@ -117,22 +102,12 @@ pub fn person_lines(cfg: &SynthConfig, win: &Window, idx: u32) -> PersonLines {
     for i in 0..lines.len() {
         if chance(&mut rng, q_duplicate) {
             let later = dist::int(&mut rng, 1, 6 * 3600);
-            let arrival = (lines[i].arrival + later)
-                .min(win.end - 1)
-                .max(lines[i].arrival);
-            lines.push(Line {
-                arrival,
-                order: next,
-                ..lines[i]
-            });
+            let arrival = (lines[i].arrival + later).min(win.end - 1).max(lines[i].arrival);
+            lines.push(Line { arrival, order: next, ..lines[i] });
             next += 1;
         }
     }
-    PersonLines {
-        person,
-        events,
-        lines,
-    }
+    PersonLines { person, events, lines }
 }
 
 /// The chance per existing line that gives a share `s` of all lines.
@@ -155,9 +130,7 @@ impl PersonLines {
         let no = self.event_no(line.seq);
         match line.kind {
             Kind::Valid => event.to_json(no, &self.person.id).write(out),
-            Kind::Invalid { kind, salt } => {
-                invalid::render(kind, salt, event, no, &self.person, out)
-            }
+            Kind::Invalid { kind, salt } => invalid::render(kind, salt, event, no, &self.person, out),
         }
     }
 }

@@ -7,11 +7,7 @@ use rand::Rng as _;
 /// The Modulus 11 check digit of the first nine digits, or `None` when it would be 10 (such a
 /// number is never issued).
 pub fn check_digit(first9: &[u8]) -> Option<u8> {
-    let sum: u32 = first9
-        .iter()
-        .zip((2..=10).rev())
-        .map(|(&d, w)| u32::from(d) * w)
-        .sum();
+    let sum: u32 = first9.iter().zip((2..=10).rev()).map(|(&d, w)| u32::from(d) * w).sum();
     match 11 - sum % 11 {
         11 => Some(0),
         10 => None,

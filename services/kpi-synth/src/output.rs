@@ -55,21 +55,11 @@ pub fn run(
         arena.reserve(bytes as usize);
         for idx in 0..cfg.people {
             let pl = person_lines(cfg, &win, idx);
-            for line in pl
-                .lines
-                .iter()
-                .filter(|l| l.arrival >= lo && l.arrival < hi)
-            {
+            for line in pl.lines.iter().filter(|l| l.arrival >= lo && l.arrival < hi) {
                 let offset = arena.len() as u64;
                 pl.render(line, &mut arena);
                 let len = (arena.len() as u64 - offset) as u32;
-                index.push(Entry {
-                    arrival: line.arrival,
-                    person: idx,
-                    order: line.order,
-                    offset,
-                    len,
-                });
+                index.push(Entry { arrival: line.arrival, person: idx, order: line.order, offset, len });
                 summary.lines += 1;
                 match line.kind {
                     Kind::Valid => summary.valid += 1,
@@ -132,8 +122,7 @@ fn plan(cfg: &SynthConfig, win: &Window, budget: u64) -> Vec<(i64, i64, u64)> {
         }
     }
     // Scale up, with a margin for sampling error.
-    let scale =
-        |b: u64| (b as f64 * f64::from(cfg.people) / f64::from(sample.max(1)) * 1.15) as u64;
+    let scale = |b: u64| (b as f64 * f64::from(cfg.people) / f64::from(sample.max(1)) * 1.15) as u64;
     let mut passes = Vec::new();
     let mut lo = 0;
     let mut bytes = 0;

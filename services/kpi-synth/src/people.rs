@@ -67,18 +67,7 @@ const ETHNIC: &[(&str, u32)] = &[
 ];
 
 /// IMD deciles 1 (most deprived) … 10: mental health caseloads are skewed to deprivation.
-const IMD: &[(u8, u32)] = &[
-    (1, 16),
-    (2, 14),
-    (3, 12),
-    (4, 11),
-    (5, 10),
-    (6, 9),
-    (7, 8),
-    (8, 7),
-    (9, 7),
-    (10, 6),
-];
+const IMD: &[(u8, u32)] = &[(1, 16), (2, 14), (3, 12), (4, 11), (5, 10), (6, 9), (7, 8), (8, 7), (9, 7), (10, 6)];
 
 /// Age at the start of the window: (lowest, highest, weight).
 const AGES: &[((i64, i64), u32)] = &[
@@ -128,16 +117,8 @@ impl Person {
         let birth = start_day - age * 365 - dist::int(rng, 0, 364) - age / 4;
         let sex = pick(rng, &[("1", 485), ("2", 500), ("9", 3), ("X", 12)]);
         let ethnic = pick(rng, ETHNIC);
-        let first_ethnic = if chance(rng, 0.03) {
-            Some(mistaken(rng, ethnic))
-        } else {
-            None
-        };
-        let imd = if chance(rng, 0.9) {
-            Some(pick(rng, IMD))
-        } else {
-            None
-        };
+        let first_ethnic = if chance(rng, 0.03) { Some(mistaken(rng, ethnic)) } else { None };
+        let imd = if chance(rng, 0.9) { Some(pick(rng, IMD)) } else { None };
         let has_demographics = chance(rng, 0.95);
         // Psychosis is diagnosed more often in Black and mixed groups (AESOP, APMS 2014).
         let smi = match group_of(ethnic) {
@@ -189,11 +170,7 @@ impl Person {
 /// A plausible first, wrong category: not stated / not known, or a neighbour in the list.
 fn mistaken(rng: &mut Rng, truth: &'static str) -> &'static str {
     loop {
-        let c = if chance(rng, 0.4) {
-            pick(rng, &[("Z", 1), ("99", 1)])
-        } else {
-            pick(rng, ETHNIC)
-        };
+        let c = if chance(rng, 0.4) { pick(rng, &[("Z", 1), ("99", 1)]) } else { pick(rng, ETHNIC) };
         if c != truth {
             return c;
         }

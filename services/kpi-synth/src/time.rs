@@ -91,11 +91,7 @@ impl Window {
             let d = start.checked_add_months(Months::new(k))?;
             bounds.push(d.signed_duration_since(epoch).num_days() * DAY);
         }
-        Some(Window {
-            start: bounds[0],
-            end: *bounds.last()?,
-            bounds,
-        })
+        Some(Window { start: bounds[0], end: *bounds.last()?, bounds })
     }
 
     pub fn len(&self) -> i64 {
@@ -115,13 +111,7 @@ mod tests {
 
     #[test]
     fn formats_like_chrono() {
-        for &t in &[
-            0_i64,
-            951_782_400,
-            1_709_288_100,
-            1_704_067_199,
-            4_102_444_800,
-        ] {
+        for &t in &[0_i64, 951_782_400, 1_709_288_100, 1_704_067_199, 4_102_444_800] {
             let mut s = String::new();
             push_timestamp(&mut s, t);
             let c = chrono::DateTime::from_timestamp(t, 0).unwrap();

@@ -13,10 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[test]
 fn same_config_gives_identical_bytes() {
-    let cfg = SynthConfig {
-        duplicate_share: 0.01,
-        ..small(1_500, 12)
-    };
+    let cfg = SynthConfig { duplicate_share: 0.01, ..small(1_500, 12) };
     let a = run(&cfg);
     let b = run(&cfg);
     assert!(a.text == b.text, "two runs differ");
@@ -27,10 +24,7 @@ fn same_config_gives_identical_bytes() {
 
 #[test]
 fn output_does_not_depend_on_memory_budget() {
-    let cfg = SynthConfig {
-        duplicate_share: 0.02,
-        ..small(800, 14)
-    };
+    let cfg = SynthConfig { duplicate_share: 0.02, ..small(800, 14) };
     let mut one_pass = Vec::new();
     let mut many_passes = Vec::new();
     let a = generate_with_memory_budget(&cfg, 1 << 30, &mut one_pass, |_| {}).unwrap();
@@ -51,14 +45,9 @@ fn lines_keep_the_contract_and_match_the_summary() {
             Ok(_) => valid += 1,
             Err(kind) => {
                 if kind != "malformed_json" {
-                    assert!(
-                        serde_json::from_str::<serde_json::Value>(line).is_ok(),
-                        "{line}"
-                    );
+                    assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "{line}");
                 }
-                *by_kind
-                    .get_mut(kind)
-                    .unwrap_or_else(|| panic!("unexpected verdict {kind}: {line}")) += 1;
+                *by_kind.get_mut(kind).unwrap_or_else(|| panic!("unexpected verdict {kind}: {line}")) += 1;
             }
         }
     }
@@ -66,14 +55,8 @@ fn lines_keep_the_contract_and_match_the_summary() {
     assert_eq!(lines, s.lines);
     assert_eq!(valid, s.valid);
     assert_eq!(s.valid + s.invalid, s.lines);
-    assert_eq!(
-        by_kind, s.invalid_by_kind,
-        "the checker's verdicts are the generator's kinds"
-    );
-    assert!(
-        by_kind.values().all(|&n| n > 0),
-        "every kind of mistake occurs: {by_kind:?}"
-    );
+    assert_eq!(by_kind, s.invalid_by_kind, "the checker's verdicts are the generator's kinds");
+    assert!(by_kind.values().all(|&n| n > 0), "every kind of mistake occurs: {by_kind:?}");
     let share = s.invalid as f64 / s.lines as f64;
     assert!((0.0085..0.0115).contains(&share), "invalid share {share}");
     assert_eq!(s.people, 5_000);
@@ -90,23 +73,14 @@ fn person_ids_are_nhs_numbers_or_local_ids() {
             people.insert(p);
         }
     }
-    let local =
-        people.iter().filter(|p| p.starts_with("local:")).count() as f64 / people.len() as f64;
+    let local = people.iter().filter(|p| p.starts_with("local:")).count() as f64 / people.len() as f64;
     assert!((0.03..0.07).contains(&local), "local ids {local}");
-    assert!(
-        (4_800..=5_000).contains(&people.len()),
-        "{} people",
-        people.len()
-    );
+    assert!((4_800..=5_000).contains(&people.len()), "{} people", people.len());
 }
 
 fn arrival(line: &str) -> Option<DateTime<FixedOffset>> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    let field = if v.get("recorded_at").is_some() {
-        "recorded_at"
-    } else {
-        "occurred_at"
-    };
+    let field = if v.get("recorded_at").is_some() { "recorded_at" } else { "occurred_at" };
     DateTime::parse_from_rfc3339(v.get(field)?.as_str()?).ok()
 }
 
@@ -124,15 +98,10 @@ fn lines_arrive_in_recorded_order() {
     }
     assert!(last < end);
     let valid = valid_lines(&r.text);
-    let late = valid
-        .iter()
-        .filter(|v| (v.recorded - v.occurred).num_days() >= 2)
-        .count() as f64;
+    let late = valid.iter().filter(|v| (v.recorded - v.occurred).num_days() >= 2).count() as f64;
     let share = late / valid.len() as f64;
     assert!((0.02..0.05).contains(&share), "backdated share {share}");
-    assert!(valid
-        .iter()
-        .all(|v| v.occurred >= start && v.occurred < end && v.recorded >= v.occurred));
+    assert!(valid.iter().all(|v| v.occurred >= start && v.occurred < end && v.recorded >= v.occurred));
 }
 
 #[test]
@@ -143,9 +112,7 @@ fn retractions_target_earlier_valid_events() {
     for v in &valid {
         if v.kind == "event_retracted" {
             let target = v.str("retracted_event_id");
-            let person = seen
-                .get(target)
-                .unwrap_or_else(|| panic!("{target} not emitted before"));
+            let person = seen.get(target).unwrap_or_else(|| panic!("{target} not emitted before"));
             match &v.person_id {
                 Some(p) => assert_eq!(Some(p), person.as_ref()),
                 None => anonymous += 1,
@@ -157,10 +124,7 @@ fn retractions_target_earlier_valid_events() {
     let share = retractions as f64 / valid.len() as f64;
     assert!((0.003..0.007).contains(&share), "retraction share {share}");
     let anonymous = anonymous as f64 / retractions as f64;
-    assert!(
-        (0.35..0.65).contains(&anonymous),
-        "share without person_id {anonymous}"
-    );
+    assert!((0.35..0.65).contains(&anonymous), "share without person_id {anonymous}");
 }
 
 #[test]
@@ -169,11 +133,7 @@ fn event_ids_are_unique_and_invalid_ids_distinct() {
     let mut valid_ids = BTreeSet::new();
     for v in valid_lines(text) {
         assert!(!v.event_id.is_empty() && v.event_id.len() <= 64);
-        assert!(
-            valid_ids.insert(v.event_id.clone()),
-            "duplicate id {}",
-            v.event_id
-        );
+        assert!(valid_ids.insert(v.event_id.clone()), "duplicate id {}", v.event_id);
     }
     for line in text.lines().filter(|l| classify(l).is_err()) {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
@@ -184,20 +144,14 @@ fn event_ids_are_unique_and_invalid_ids_distinct() {
     }
     // Payload ids are unique per kind: each referral is received once.
     let mut refs = BTreeSet::new();
-    for v in valid_lines(text)
-        .iter()
-        .filter(|v| v.kind == "referral_received")
-    {
+    for v in valid_lines(text).iter().filter(|v| v.kind == "referral_received") {
         assert!(refs.insert(v.str("referral_id").to_string()));
     }
 }
 
 #[test]
 fn duplicates_are_byte_identical_resends() {
-    let r = run(&SynthConfig {
-        duplicate_share: 0.02,
-        ..small(2_000, 12)
-    });
+    let r = run(&SynthConfig { duplicate_share: 0.02, ..small(2_000, 12) });
     let mut seen = BTreeSet::new();
     let mut duplicates = 0;
     let mut last: Option<DateTime<FixedOffset>> = None;
@@ -226,13 +180,7 @@ fn progress_rises_to_the_number_of_people() {
 
 #[test]
 fn bad_configuration_is_refused() {
-    for cfg in [
-        small(10, 0),
-        SynthConfig {
-            invalid_share: 1.0,
-            ..small(10, 1)
-        },
-    ] {
+    for cfg in [small(10, 0), SynthConfig { invalid_share: 1.0, ..small(10, 1) }] {
         let err = generate(&cfg, &mut std::io::sink(), |_| {}).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }

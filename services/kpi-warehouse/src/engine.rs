@@ -54,7 +54,10 @@ pub struct Seen<'a> {
 }
 
 /// Records event ids; returns the ids that were new (not seen in any earlier batch).
-pub async fn record_seen(tx: &mut Transaction<'_, Postgres>, events: &[Seen<'_>]) -> Result<HashSet<String>, WarehouseError> {
+pub async fn record_seen(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[Seen<'_>],
+) -> Result<HashSet<String>, WarehouseError> {
     if events.is_empty() {
         return Ok(HashSet::new());
     }
@@ -75,7 +78,10 @@ pub async fn record_seen(tx: &mut Transaction<'_, Postgres>, events: &[Seen<'_>]
 }
 
 /// Registers retractions (target, retraction id); a repeated target keeps its first retraction.
-pub async fn record_retractions(tx: &mut Transaction<'_, Postgres>, retractions: &[(&str, &str)]) -> Result<(), WarehouseError> {
+pub async fn record_retractions(
+    tx: &mut Transaction<'_, Postgres>,
+    retractions: &[(&str, &str)],
+) -> Result<(), WarehouseError> {
     if retractions.is_empty() {
         return Ok(());
     }
@@ -169,10 +175,7 @@ pub async fn save_persons(
     }
     let ids: Vec<&str> = persons.iter().map(|p| p.0).collect();
     let partitions: Vec<i32> = persons.iter().map(|p| p.1).collect();
-    let states = persons
-        .iter()
-        .map(|p| serde_json::to_value(p.2))
-        .collect::<Result<Vec<_>, _>>()?;
+    let states = persons.iter().map(|p| serde_json::to_value(p.2)).collect::<Result<Vec<_>, _>>()?;
     sqlx::query(
         "INSERT INTO person_state (person, partition, state)
          SELECT * FROM UNNEST($1::text[], $2::int[], $3::jsonb[])

@@ -28,7 +28,8 @@ pub async fn read_counts(pool: &PgPool) -> Result<Counts, WarehouseError> {
     for row in rows {
         let unknown = |what: &str, value: &str| WarehouseError::UnknownLabel(format!("{what} {value:?}"));
         let indicator: String = row.get("indicator");
-        let indicator = CATALOGUE.iter().find(|i| i.id == indicator).ok_or_else(|| unknown("indicator", &indicator))?.id;
+        let indicator =
+            CATALOGUE.iter().find(|i| i.id == indicator).ok_or_else(|| unknown("indicator", &indicator))?.id;
         let kind: String = row.get("period_kind");
         let kind = PeriodKind::parse(&kind).ok_or_else(|| unknown("period kind", &kind))?;
         let end: NaiveDate = row.get("period_end");
@@ -131,11 +132,31 @@ pub async fn write_values(
 ) -> Result<(), WarehouseError> {
     let mut restricted = ValueColumns::default();
     for v in values {
-        restricted.push(v.indicator, v.period, v.stratum, Some(v.numerator), v.denominator, v.value, v.limits95, v.limits998, false);
+        restricted.push(
+            v.indicator,
+            v.period,
+            v.stratum,
+            Some(v.numerator),
+            v.denominator,
+            v.value,
+            v.limits95,
+            v.limits998,
+            false,
+        );
     }
     let mut public = ValueColumns::default();
     for v in published {
-        public.push(v.indicator, v.period, v.stratum, v.numerator, v.denominator, v.value, v.limits95, v.limits998, v.suppressed);
+        public.push(
+            v.indicator,
+            v.period,
+            v.stratum,
+            v.numerator,
+            v.denominator,
+            v.value,
+            v.limits95,
+            v.limits998,
+            v.suppressed,
+        );
     }
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM indicator_values").execute(&mut *tx).await?;
@@ -147,9 +168,19 @@ pub async fn write_values(
          SELECT *, $13 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
              $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[])",
     )
-    .bind(&c.indicator).bind(&c.kind).bind(&c.end).bind(&c.stratum_type).bind(&c.stratum_value)
-    .bind(&c.numerator).bind(&c.denominator).bind(&c.value).bind(&c.lower95).bind(&c.upper95)
-    .bind(&c.lower998).bind(&c.upper998).bind(computed_at)
+    .bind(&c.indicator)
+    .bind(&c.kind)
+    .bind(&c.end)
+    .bind(&c.stratum_type)
+    .bind(&c.stratum_value)
+    .bind(&c.numerator)
+    .bind(&c.denominator)
+    .bind(&c.value)
+    .bind(&c.lower95)
+    .bind(&c.upper95)
+    .bind(&c.lower998)
+    .bind(&c.upper998)
+    .bind(computed_at)
     .execute(&mut *tx)
     .await?;
     let c = &public;
@@ -159,9 +190,20 @@ pub async fn write_values(
          SELECT *, $14 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
              $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::bool[])",
     )
-    .bind(&c.indicator).bind(&c.kind).bind(&c.end).bind(&c.stratum_type).bind(&c.stratum_value)
-    .bind(&c.numerator).bind(&c.denominator).bind(&c.value).bind(&c.lower95).bind(&c.upper95)
-    .bind(&c.lower998).bind(&c.upper998).bind(&c.suppressed).bind(computed_at)
+    .bind(&c.indicator)
+    .bind(&c.kind)
+    .bind(&c.end)
+    .bind(&c.stratum_type)
+    .bind(&c.stratum_value)
+    .bind(&c.numerator)
+    .bind(&c.denominator)
+    .bind(&c.value)
+    .bind(&c.lower95)
+    .bind(&c.upper95)
+    .bind(&c.lower998)
+    .bind(&c.upper998)
+    .bind(&c.suppressed)
+    .bind(computed_at)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

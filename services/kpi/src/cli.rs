@@ -10,7 +10,11 @@ use crate::{generate, produce, serve};
 
 /// NHS mental health indicators from EPR events: Kafka in, PostgreSQL and Prometheus out.
 #[derive(Debug, Parser)]
-#[command(name = "kpi", version, about = "NHS mental health indicators from EPR events: Kafka in, PostgreSQL and Prometheus out.")]
+#[command(
+    name = "kpi",
+    version,
+    about = "NHS mental health indicators from EPR events: Kafka in, PostgreSQL and Prometheus out."
+)]
 pub struct Cli {
     /// Settings file (TOML). Without it, ./kpi.toml is read if present. Every setting can also be
     /// given as an environment variable KPI__SECTION__KEY, e.g. KPI__KAFKA__BROKERS=host:9092.

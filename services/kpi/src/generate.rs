@@ -40,7 +40,8 @@ pub struct GenerateArgs {
 }
 
 fn parse_month(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").map_err(|_| format!("{text:?} is not a month like 2023-01"))
+    NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a month like 2023-01"))
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
@@ -54,11 +55,16 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         retraction_share: args.retraction_share,
     };
     let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)),
+        Some(path) => {
+            Box::new(BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?))
+        }
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     let bar = ProgressBar::new(u64::from(args.people));
-    bar.set_style(ProgressStyle::with_template("{spinner} generating {pos}/{len} people [{bar:30}] {eta}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} generating {pos}/{len} people [{bar:30}] {eta}")
+            .expect("valid template"),
+    );
     if args.output.is_none() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }

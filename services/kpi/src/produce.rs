@@ -41,7 +41,10 @@ pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow:
     let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::new(size);
-    bar.set_style(ProgressStyle::with_template("{spinner} producing [{bar:30}] {bytes}/{total_bytes} {msg} {eta}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} producing [{bar:30}] {bytes}/{total_bytes} {msg} {eta}")
+            .expect("valid template"),
+    );
 
     let started = Instant::now();
     let mut in_flight = FuturesUnordered::new();
@@ -87,9 +90,15 @@ pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow:
     producer.flush(Duration::from_secs(30)).context("flushing the producer")?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    eprintln!("produced {} events to {topic} in {seconds:.1} s ({:.0}/s)", sent - failed, (sent - failed) as f64 / seconds.max(1e-9));
+    eprintln!(
+        "produced {} events to {topic} in {seconds:.1} s ({:.0}/s)",
+        sent - failed,
+        (sent - failed) as f64 / seconds.max(1e-9)
+    );
     if failed > 0 {
-        anyhow::bail!("{failed} events could not be produced; check the broker and re-run (the engine ignores repeats)");
+        anyhow::bail!(
+            "{failed} events could not be produced; check the broker and re-run (the engine ignores repeats)"
+        );
     }
     Ok(())
 }
@@ -97,7 +106,5 @@ pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow:
 /// The message key: `person_id`, else `event_id`, else none (for lines that are not JSON).
 fn key_of(line: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(line).ok()?;
-    ["person_id", "event_id"]
-        .iter()
-        .find_map(|field| value.get(field).and_then(|v| v.as_str()).map(str::to_owned))
+    ["person_id", "event_id"].iter().find_map(|field| value.get(field).and_then(|v| v.as_str()).map(str::to_owned))
 }

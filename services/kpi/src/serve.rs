@@ -87,11 +87,18 @@ pub async fn serve(config: Option<&Path>, Services(needs): Services) -> anyhow::
         let gauges = IndicatorGauges::register(&publisher_registry)?;
         let publisher_metrics = PublisherMetrics::register(&publisher_registry)?;
         if needs.engine {
-            admin::serve(settings.engine.admin_listen, engine_registry, vec![engine_ready.clone()], shutdown.clone()).await?;
+            admin::serve(settings.engine.admin_listen, engine_registry, vec![engine_ready.clone()], shutdown.clone())
+                .await?;
         }
         if needs.publisher {
             kpi_publisher::service::load_population(&settings.publisher)?;
-            admin::serve(settings.publisher.admin_listen, publisher_registry, vec![publisher_ready.clone()], shutdown.clone()).await?;
+            admin::serve(
+                settings.publisher.admin_listen,
+                publisher_registry,
+                vec![publisher_ready.clone()],
+                shutdown.clone(),
+            )
+            .await?;
         }
         let (settings, shutdown) = (settings.clone(), shutdown.clone());
         tasks.spawn(async move {

@@ -9,14 +9,8 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 /// Fields of the raw contract that hold patient identifiers.
-const IDENTIFIER_FIELDS: [&str; 6] = [
-    "person_id",
-    "event_id",
-    "referral_id",
-    "detention_id",
-    "ward_stay_id",
-    "retracted_event_id",
-];
+const IDENTIFIER_FIELDS: [&str; 6] =
+    ["person_id", "event_id", "referral_id", "detention_id", "ward_stay_id", "retracted_event_id"];
 
 /// Every identifier value in a feed's lines (lines that are not JSON are skipped).
 pub fn identifiers_of(lines: &[String]) -> BTreeSet<String> {
@@ -25,9 +19,7 @@ pub fn identifiers_of(lines: &[String]) -> BTreeSet<String> {
             serde_json::Value::Object(map) => {
                 for (key, value) in map {
                     match value.as_str() {
-                        Some(text)
-                            if IDENTIFIER_FIELDS.contains(&key.as_str()) && !text.is_empty() =>
-                        {
+                        Some(text) if IDENTIFIER_FIELDS.contains(&key.as_str()) && !text.is_empty() => {
                             out.insert(text.to_owned());
                         }
                         _ => walk(value, out),
@@ -56,30 +48,21 @@ pub struct Finder {
 impl Finder {
     pub fn new(identifiers: &BTreeSet<String>) -> Finder {
         let mut patterns: Vec<String> = identifiers.iter().cloned().collect();
-        patterns.extend(
-            identifiers
-                .iter()
-                .map(|id| hex::encode(Sha256::digest(id.as_bytes()))),
-        );
+        patterns.extend(identifiers.iter().map(|id| hex::encode(Sha256::digest(id.as_bytes()))));
         let automaton = AhoCorasick::new(&patterns).expect("identifier automaton");
-        Finder {
-            patterns,
-            automaton,
-        }
+        Finder { patterns, automaton }
     }
 
     /// The first identifier found in `haystack` as a whole token (not inside a longer word or
     /// hex string), if any.
     pub fn find(&self, haystack: &[u8]) -> Option<&str> {
         let is_word = |b: u8| b.is_ascii_alphanumeric();
-        self.automaton
-            .find_overlapping_iter(haystack)
-            .find_map(|m| {
-                let before = m.start().checked_sub(1).map(|i| haystack[i]);
-                let after = haystack.get(m.end()).copied();
-                let whole = !before.is_some_and(is_word) && !after.is_some_and(is_word);
-                whole.then(|| self.patterns[m.pattern().as_usize()].as_str())
-            })
+        self.automaton.find_overlapping_iter(haystack).find_map(|m| {
+            let before = m.start().checked_sub(1).map(|i| haystack[i]);
+            let after = haystack.get(m.end()).copied();
+            let whole = !before.is_some_and(is_word) && !after.is_some_and(is_word);
+            whole.then(|| self.patterns[m.pattern().as_usize()].as_str())
+        })
     }
 
     /// Panics, naming where, if any identifier is found.
@@ -92,21 +75,16 @@ impl Finder {
 
 /// Every table of the public schema.
 pub async fn all_tables(pool: &PgPool) -> Vec<String> {
-    sqlx::query_scalar(
-        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("listing tables")
+    sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        .fetch_all(pool)
+        .await
+        .expect("listing tables")
 }
 
 /// A whole table as text, one row per line.
 pub async fn dump_table(pool: &PgPool, table: &str) -> String {
     let sql = format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
-    sqlx::query_scalar(&sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("dumping {table}: {e}"))
+    sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap_or_else(|e| panic!("dumping {table}: {e}"))
 }
 
 #[cfg(test)]

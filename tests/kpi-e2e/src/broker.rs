@@ -90,16 +90,9 @@ impl Broker {
     /// Start another broker on the same `dir` later, or [`Broker::restart`] this one, and the
     /// topics, messages and committed offsets are still there.
     pub async fn start_sqlite(dir: &Path) -> Broker {
-        std::fs::create_dir_all(dir)
-            .unwrap_or_else(|e| panic!("create sqlite broker dir {}: {e}", dir.display()));
-        let dir = dir
-            .canonicalize()
-            .unwrap_or_else(|e| panic!("canonicalize {}: {e}", dir.display()));
-        Broker::start(Storage::Sqlite {
-            dir,
-            file: "tansu.db".to_owned(),
-        })
-        .await
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create sqlite broker dir {}: {e}", dir.display()));
+        let dir = dir.canonicalize().unwrap_or_else(|e| panic!("canonicalize {}: {e}", dir.display()));
+        Broker::start(Storage::Sqlite { dir, file: "tansu.db".to_owned() }).await
     }
 
     /// A broker with SQLite storage in a temporary directory of its own (removed on drop): the
@@ -243,13 +236,7 @@ impl Broker {
     /// waits until it is visible in metadata.
     pub async fn create_topic_cli(&self, name: &str, partitions: i32) {
         let output = Command::new(&self.bin)
-            .args([
-                "topic",
-                "create",
-                name,
-                "--partitions",
-                &partitions.to_string(),
-            ])
+            .args(["topic", "create", name, "--partitions", &partitions.to_string()])
             .args(["--broker", &self.url()])
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -289,13 +276,7 @@ impl Broker {
     /// The number of partitions of `topic` that have a leader, from a fresh metadata request.
     /// An error if the topic is unknown.
     pub async fn partition_count(&self, topic: &str) -> Result<usize, String> {
-        fetch_metadata(
-            self.bootstrap(),
-            Some(topic.to_owned()),
-            Duration::from_secs(5),
-        )
-        .await
-        .and_then(|topics| {
+        fetch_metadata(self.bootstrap(), Some(topic.to_owned()), Duration::from_secs(5)).await.and_then(|topics| {
             let (_, error, partitions) = topics
                 .into_iter()
                 .find(|(name, _, _)| name == topic)
@@ -332,11 +313,7 @@ impl Broker {
             self.bin.display()
         );
         let workdir = match &self.storage {
-            Storage::Memory => self
-                .log_dir
-                .as_ref()
-                .map(|d| d.path().to_path_buf())
-                .unwrap(),
+            Storage::Memory => self.log_dir.as_ref().map(|d| d.path().to_path_buf()).unwrap(),
             Storage::Sqlite { dir, .. } => dir.clone(),
         };
         let stderr: File = log.try_clone().map_err(|e| format!("dup log: {e}"))?;
@@ -366,8 +343,7 @@ impl Broker {
         if let Some(filter) = std::env::var_os("KPI_TANSU_LOG") {
             command.env("RUST_LOG", filter);
         }
-        let child =
-            spawn_tied(command).map_err(|e| format!("spawn {}: {e}", self.bin.display()))?;
+        let child = spawn_tied(command).map_err(|e| format!("spawn {}: {e}", self.bin.display()))?;
         self.child = Some(child);
 
         let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
@@ -382,10 +358,7 @@ impl Broker {
             }
             if Instant::now() >= deadline {
                 self.kill().await;
-                return Err(format!(
-                    "port {} did not accept within {START_TIMEOUT:?}",
-                    self.port
-                ));
+                return Err(format!("port {} did not accept within {START_TIMEOUT:?}", self.port));
             }
         }
         // Phase 2: a metadata request is answered and names this broker.
@@ -428,11 +401,7 @@ impl Drop for Broker {
             // Keep the log for the post-mortem, and say where it is.
             if let Some(dir) = self.log_dir.take() {
                 let kept = dir.keep();
-                eprintln!(
-                    "kpi-e2e: Tansu broker {} log kept at {}",
-                    self.url(),
-                    kept.join("broker.log").display()
-                );
+                eprintln!("kpi-e2e: Tansu broker {} log kept at {}", self.url(), kept.join("broker.log").display());
             }
         }
         // Kill on drop (and reap, so no zombie is left).
@@ -455,9 +424,7 @@ async fn fetch_metadata(
             .set("allow.auto.create.topics", "false")
             .create()
             .map_err(|e| e.to_string())?;
-        let metadata = consumer
-            .fetch_metadata(topic.as_deref(), timeout)
-            .map_err(|e| e.to_string())?;
+        let metadata = consumer.fetch_metadata(topic.as_deref(), timeout).map_err(|e| e.to_string())?;
         if metadata.brokers().is_empty() {
             return Err("no brokers in metadata".to_owned());
         }

@@ -35,12 +35,7 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {admin_url}: {e}"));
         let _ = admin.close().await;
         let url = database_url(&admin_url, &name);
-        TestDb {
-            name,
-            url,
-            admin_url,
-            dropped: false,
-        }
+        TestDb { name, url, admin_url, dropped: false }
     }
 
     /// The database's name, `kpi_test_<random>`.
@@ -84,14 +79,9 @@ impl Drop for TestDb {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
         let worker =
-            std::thread::spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(drop_database(&admin_url, &name)),
-                    Err(e) => eprintln!("kpi-e2e: could not drop test database {name}: {e}"),
-                }
+            std::thread::spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(drop_database(&admin_url, &name)),
+                Err(e) => eprintln!("kpi-e2e: could not drop test database {name}: {e}"),
             });
         let _ = worker.join();
     }
@@ -99,10 +89,7 @@ impl Drop for TestDb {
 
 /// The maintenance database URL: `KPI_TEST_PG_URL` or [`DEFAULT_PG_URL`].
 pub fn admin_url() -> String {
-    std::env::var("KPI_TEST_PG_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_PG_URL.to_owned())
+    std::env::var("KPI_TEST_PG_URL").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| DEFAULT_PG_URL.to_owned())
 }
 
 /// Whether a database of that name exists on the server (for tests of the harness itself).
@@ -119,16 +106,10 @@ pub async fn database_exists(name: &str) -> bool {
 }
 
 async fn connect_admin(admin_url: &str) -> PgConnection {
-    let options: PgConnectOptions = admin_url
-        .parse()
-        .unwrap_or_else(|e| panic!("KPI_TEST_PG_URL / default {admin_url:?} is not a URL: {e}"));
+    let options: PgConnectOptions =
+        admin_url.parse().unwrap_or_else(|e| panic!("KPI_TEST_PG_URL / default {admin_url:?} is not a URL: {e}"));
     let options = options.disable_statement_logging();
-    match tokio::time::timeout(
-        Duration::from_secs(10),
-        PgConnection::connect_with(&options),
-    )
-    .await
-    {
+    match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&options)).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => panic!(
             "cannot connect to PostgreSQL at {admin_url}: {e}\n\
@@ -142,9 +123,7 @@ async fn drop_database(admin_url: &str, name: &str) {
     let result = async {
         let options: PgConnectOptions = admin_url.parse()?;
         let mut admin = PgConnection::connect_with(&options.disable_statement_logging()).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&mut admin)
-            .await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin).await?;
         admin.close().await
     }
     .await;
@@ -182,9 +161,6 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/x"
         );
         assert_eq!(database_url("postgres://u:p@h", "x"), "postgres://u:p@h/x");
-        assert_eq!(
-            database_url("postgresql://u@h:1/db?sslmode=disable", "x"),
-            "postgresql://u@h:1/x?sslmode=disable"
-        );
+        assert_eq!(database_url("postgresql://u@h:1/db?sslmode=disable", "x"), "postgresql://u@h:1/x?sslmode=disable");
     }
 }

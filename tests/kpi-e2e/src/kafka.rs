@@ -56,12 +56,9 @@ pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
 /// A group consumer ([`consumer_config`]) subscribed to `topics`. Assignment happens while it is
 /// polled (`recv().await`), after the group join.
 pub fn group_consumer(bootstrap: &str, group: &str, topics: &[&str]) -> StreamConsumer {
-    let consumer: StreamConsumer = consumer_config(bootstrap, group)
-        .create()
-        .unwrap_or_else(|e| panic!("create consumer for group {group}: {e}"));
-    consumer
-        .subscribe(topics)
-        .unwrap_or_else(|e| panic!("subscribe group {group} to {topics:?}: {e}"));
+    let consumer: StreamConsumer =
+        consumer_config(bootstrap, group).create().unwrap_or_else(|e| panic!("create consumer for group {group}: {e}"));
+    consumer.subscribe(topics).unwrap_or_else(|e| panic!("subscribe group {group} to {topics:?}: {e}"));
     consumer
 }
 
@@ -79,11 +76,7 @@ pub struct Record {
 impl Record {
     /// A record with this key and payload and no headers.
     pub fn keyed(key: impl Into<Vec<u8>>, payload: impl Into<Vec<u8>>) -> Record {
-        Record {
-            key: Some(key.into()),
-            payload: Some(payload.into()),
-            ..Record::default()
-        }
+        Record { key: Some(key.into()), payload: Some(payload.into()), ..Record::default() }
     }
 
     /// Adds a header.
@@ -111,11 +104,7 @@ impl Received {
     pub fn from_message(message: &BorrowedMessage<'_>) -> Received {
         let headers = message
             .headers()
-            .map(|hs| {
-                hs.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                    .collect()
-            })
+            .map(|hs| hs.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec))).collect())
             .unwrap_or_default();
         Received {
             topic: message.topic().to_owned(),
@@ -130,10 +119,7 @@ impl Received {
 
     /// The first header named `key` with a non-null value.
     pub fn header(&self, key: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(k, v)| k == key && v.is_some())
-            .and_then(|(_, v)| v.as_deref())
+        self.headers.iter().find(|(k, v)| k == key && v.is_some()).and_then(|(_, v)| v.as_deref())
     }
 
     /// The payload as UTF-8 (lossy), for assertions and messages.
@@ -144,22 +130,13 @@ impl Received {
 
 /// Produces `lines` to `topic`, in order, each keyed by `key_fn(line)`, and waits for every
 /// delivery report. Returns each line's (partition, offset). Panics on any delivery failure.
-pub async fn produce_lines<F>(
-    bootstrap: &str,
-    topic: &str,
-    lines: &[Vec<u8>],
-    key_fn: F,
-) -> Vec<(i32, i64)>
+pub async fn produce_lines<F>(bootstrap: &str, topic: &str, lines: &[Vec<u8>], key_fn: F) -> Vec<(i32, i64)>
 where
     F: Fn(&[u8]) -> Option<Vec<u8>>,
 {
     let records: Vec<Record> = lines
         .iter()
-        .map(|line| Record {
-            key: key_fn(line),
-            payload: Some(line.clone()),
-            ..Record::default()
-        })
+        .map(|line| Record { key: key_fn(line), payload: Some(line.clone()), ..Record::default() })
         .collect();
     produce(bootstrap, topic, &records).await
 }
@@ -170,21 +147,14 @@ pub async fn produce(bootstrap: &str, topic: &str, records: &[Record]) -> Vec<(i
     // Tansu never auto-creates topics: a send to a missing topic would only fail when
     // message.timeout.ms runs out. Fail at once with a clear message instead.
     partition_ids(bootstrap, topic).await;
-    let producer: FutureProducer = producer_config(bootstrap)
-        .create()
-        .unwrap_or_else(|e| panic!("create producer for {bootstrap}: {e}"));
+    let producer: FutureProducer =
+        producer_config(bootstrap).create().unwrap_or_else(|e| panic!("create producer for {bootstrap}: {e}"));
     let mut pending = Vec::with_capacity(records.len());
     for (i, record) in records.iter().enumerate() {
         let headers = (!record.headers.is_empty()).then(|| {
-            record.headers.iter().fold(
-                OwnedHeaders::new_with_capacity(record.headers.len()),
-                |hs, (key, value)| {
-                    hs.insert(Header {
-                        key,
-                        value: value.as_deref(),
-                    })
-                },
-            )
+            record.headers.iter().fold(OwnedHeaders::new_with_capacity(record.headers.len()), |hs, (key, value)| {
+                hs.insert(Header { key, value: value.as_deref() })
+            })
         });
         loop {
             let mut future: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
@@ -230,12 +200,7 @@ pub async fn produce(bootstrap: &str, topic: &str, records: &[Record]) -> Vec<(i
 ///
 /// It returns as soon as the count is reached; to check that nothing more arrives, call it with
 /// `expected_count + 1` and a short timeout inside `catch_unwind`, or use [`consume_all_with`].
-pub async fn consume_all(
-    bootstrap: &str,
-    topic: &str,
-    expected_count: usize,
-    timeout: Duration,
-) -> Vec<Received> {
+pub async fn consume_all(bootstrap: &str, topic: &str, expected_count: usize, timeout: Duration) -> Vec<Received> {
     let (received, _) = consume_all_with(bootstrap, topic, expected_count, timeout).await;
     if received.len() < expected_count {
         panic!(
@@ -266,13 +231,9 @@ pub async fn consume_all_with(
         // Offset 0 rather than Offset::Beginning: the logical offset costs a ListOffsets round
         // that Tansu answers about 0.5 s late; 0 out of range falls back to auto.offset.reset
         // (earliest) anyway.
-        assignment
-            .add_partition_offset(topic, *p, Offset::Offset(0))
-            .expect("add partition to assignment");
+        assignment.add_partition_offset(topic, *p, Offset::Offset(0)).expect("add partition to assignment");
     }
-    consumer
-        .assign(&assignment)
-        .unwrap_or_else(|e| panic!("assign {topic} partitions {partitions:?}: {e}"));
+    consumer.assign(&assignment).unwrap_or_else(|e| panic!("assign {topic} partitions {partitions:?}: {e}"));
     let deadline = began + timeout;
     let mut received = Vec::with_capacity(expected_count);
     while received.len() < expected_count {

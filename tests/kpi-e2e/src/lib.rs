@@ -36,8 +36,8 @@ pub mod tools;
 pub use broker::{Broker, Storage};
 pub use db::TestDb;
 pub use kafka::{
-    consume_all, consume_all_with, consumer_config, group_consumer, partition_ids, per_partition,
-    produce, produce_lines, producer_config, Received, Record,
+    consume_all, consume_all_with, consumer_config, group_consumer, partition_ids, per_partition, produce,
+    produce_lines, producer_config, Received, Record,
 };
 pub use net::{free_port, unique_name, wait_for_port};
 pub use tools::{shared_dir, tansu_bin};

@@ -11,10 +11,7 @@ use rand::Rng;
 /// should treat a failure to start as a possible collision (the [`crate::Broker`] retries).
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
-    listener
-        .local_addr()
-        .expect("local_addr of a bound listener")
-        .port()
+    listener.local_addr().expect("local_addr of a bound listener").port()
 }
 
 /// `prefix` followed by `_` and 12 random lowercase hex digits: a topic, group or database name
@@ -28,11 +25,7 @@ pub fn unique_name(prefix: &str) -> String {
 pub async fn wait_for_port(addr: SocketAddr, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
-        let attempt = tokio::time::timeout(
-            Duration::from_millis(500),
-            tokio::net::TcpStream::connect(addr),
-        )
-        .await;
+        let attempt = tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(addr)).await;
         if let Ok(Ok(_stream)) = attempt {
             return true;
         }

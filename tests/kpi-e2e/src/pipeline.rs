@@ -66,25 +66,15 @@ pub fn kpi_bin() -> PathBuf {
         return path.into();
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let target = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
+    let target = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
     let bin = target.join("kpi");
-    assert!(
-        bin.is_file(),
-        "{} not found: build it first (cargo build -p kpi, as scripts/test.sh does)",
-        bin.display()
-    );
+    assert!(bin.is_file(), "{} not found: build it first (cargo build -p kpi, as scripts/test.sh does)", bin.display());
     bin
 }
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
 
 impl Pipeline {
@@ -131,14 +121,8 @@ impl Pipeline {
             ("KPI__ENGINE__BATCH_MAX_WAIT_MS", "50".to_owned()),
             ("KPI__PUBLISHER__ADMIN_LISTEN", port(Service::Publisher)),
             ("KPI__PUBLISHER__INTERVAL_MS", "300".to_owned()),
-            (
-                "KPI__PUBLISHER__POPULATION_FILE",
-                reference.join("population.csv").display().to_string(),
-            ),
-            (
-                "KPI__PUBLISHER__POPULATION_IMD_FILE",
-                reference.join("population_imd.csv").display().to_string(),
-            ),
+            ("KPI__PUBLISHER__POPULATION_FILE", reference.join("population.csv").display().to_string()),
+            ("KPI__PUBLISHER__POPULATION_IMD_FILE", reference.join("population_imd.csv").display().to_string()),
             ("KPI__SHUTDOWN_DEADLINE_MS", "5000".to_owned()),
         ]
         .into_iter()
@@ -148,11 +132,7 @@ impl Pipeline {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(kpi_bin());
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("KPI_CONFIG")
-            .env("RUST_LOG", "info");
+        command.args(args).current_dir(self.dir.path()).env_remove("KPI_CONFIG").env("RUST_LOG", "info");
         for (key, value) in self.env() {
             command.env(key, value);
         }
@@ -163,10 +143,7 @@ impl Pipeline {
     pub fn spawn(&mut self, service: Service) {
         let n = self.starts.entry(service).or_default();
         *n += 1;
-        let log = self
-            .dir
-            .path()
-            .join(format!("{}.{}.log", service.command(), n));
+        let log = self.dir.path().join(format!("{}.{}.log", service.command(), n));
         let file = std::fs::File::create(&log).expect("log file");
         let child = self
             .command(&[service.command()])
@@ -199,11 +176,7 @@ impl Pipeline {
         unsafe { libc::kill(pid, libc::SIGTERM) };
         match tokio::time::timeout(Duration::from_secs(15), child.wait()).await {
             Ok(status) => status.expect("wait"),
-            Err(_) => panic!(
-                "kpi {} did not stop on SIGTERM:\n{}",
-                service.command(),
-                self.logs()
-            ),
+            Err(_) => panic!("kpi {} did not stop on SIGTERM:\n{}", service.command(), self.logs()),
         }
     }
 
@@ -215,11 +188,7 @@ impl Pipeline {
             .output()
             .await
             .expect("running kpi produce");
-        assert!(
-            output.status.success(),
-            "kpi produce failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "kpi produce failed: {}", String::from_utf8_lossy(&output.stderr));
     }
 
     /// Writes lines to a file in the pipeline's directory and produces it.
@@ -234,14 +203,13 @@ impl Pipeline {
     pub async fn wait_for_engine(&self, canonical_messages: i64, timeout: Duration) {
         let started = Instant::now();
         loop {
-            let applied: Option<i64> = sqlx::query_scalar(
-                "SELECT sum(next_offset)::bigint FROM engine_offsets WHERE topic = $1",
-            )
-            .bind(CANONICAL)
-            .fetch_one(&self.pool)
-            .await
-            .ok()
-            .flatten();
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT sum(next_offset)::bigint FROM engine_offsets WHERE topic = $1")
+                    .bind(CANONICAL)
+                    .fetch_one(&self.pool)
+                    .await
+                    .ok()
+                    .flatten();
             if applied == Some(canonical_messages) {
                 return;
             }
@@ -268,11 +236,7 @@ impl Pipeline {
             if fresh == Some(true) {
                 return;
             }
-            assert!(
-                started.elapsed() < timeout,
-                "publisher did not catch up within {timeout:?}\n{}",
-                self.logs()
-            );
+            assert!(started.elapsed() < timeout, "publisher did not catch up within {timeout:?}\n{}", self.logs());
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -286,14 +250,7 @@ impl Pipeline {
         .fetch_all(&self.pool)
         .await
         .expect("reading indicator_counts");
-        rows.into_iter()
-            .map(|r| {
-                (
-                    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)),
-                    (r.get(5), r.get(6)),
-                )
-            })
-            .collect()
+        rows.into_iter().map(|r| ((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)), (r.get(5), r.get(6)))).collect()
     }
 
     /// The admin base URL of a service, e.g. `http://127.0.0.1:PORT`.
@@ -304,10 +261,7 @@ impl Pipeline {
     /// Every service log written so far, concatenated.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        let mut entries: Vec<_> = std::fs::read_dir(self.dir.path())
-            .expect("pipeline dir")
-            .flatten()
-            .collect();
+        let mut entries: Vec<_> = std::fs::read_dir(self.dir.path()).expect("pipeline dir").flatten().collect();
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -363,8 +317,13 @@ pub fn as_rows(counts: &Counts) -> CountRows {
 
 /// How many lines of a feed pass validation (what reaches the canonical topic).
 pub fn valid_lines(lines: &[String]) -> i64 {
-    lines
-        .iter()
-        .filter(|l| decode(l.as_bytes(), None).is_ok())
-        .count() as i64
+    lines.iter().filter(|l| decode(l.as_bytes(), None).is_ok()).count() as i64
+}
+
+/// A seeded synthetic feed (`kpi_synth`), one raw event per line, invalid lines included.
+pub fn generated_feed(people: u32, months: u32, seed: u64) -> Vec<String> {
+    let config = kpi_synth::SynthConfig { people, months, seed, ..Default::default() };
+    let mut out = Vec::new();
+    kpi_synth::generate(&config, &mut out, |_| {}).expect("generating a feed in memory");
+    String::from_utf8(out).expect("the generator writes UTF-8").lines().map(str::to_owned).collect()
 }

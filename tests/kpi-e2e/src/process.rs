@@ -55,9 +55,7 @@ pub fn spawn_tied(mut command: Command) -> io::Result<Child> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .send((command, reply_tx))
         .map_err(|_| io::Error::other("kpi-e2e spawner thread is gone"))?;
-    reply_rx
-        .recv()
-        .map_err(|_| io::Error::other("kpi-e2e spawner thread dropped the request"))?
+    reply_rx.recv().map_err(|_| io::Error::other("kpi-e2e spawner thread dropped the request"))?
 }
 
 /// Sends SIGTERM, waits up to `grace` for the exit, then SIGKILLs. Reaps the child.

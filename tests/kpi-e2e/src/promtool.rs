@@ -16,13 +16,10 @@ pub fn check_metrics(exposition: &str) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("running promtool ({e}): run scripts/setup.sh to install Debian's prometheus package"));
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(exposition.as_bytes())
-        .expect("writing to promtool");
+        .unwrap_or_else(|e| {
+            panic!("running promtool ({e}): run scripts/setup.sh to install Debian's prometheus package")
+        });
+    child.stdin.take().expect("stdin").write_all(exposition.as_bytes()).expect("writing to promtool");
     let output = child.wait_with_output().expect("promtool output");
     assert!(
         output.status.success(),

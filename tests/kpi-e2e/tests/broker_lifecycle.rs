@@ -10,9 +10,7 @@ use kpi_e2e::Broker;
 fn alive(pid: u32) -> bool {
     // A zombie (state Z) is dead for our purpose: it holds no port and no memory.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -42,23 +40,15 @@ async fn stop_terminates_and_drop_kills() {
     broker.restart().await;
     let pid = broker.pid().unwrap();
     drop(broker);
-    assert!(
-        gone_within(pid, Duration::from_secs(5)).await,
-        "broker {pid} survived drop"
-    );
+    assert!(gone_within(pid, Duration::from_secs(5)).await, "broker {pid} survived drop");
 }
 
 #[test]
 fn a_broker_outlives_the_thread_that_started_it() {
     // Started on a short-lived thread with its own runtime (the parent-death signal must not be
     // tied to that thread).
-    let broker = std::thread::spawn(|| {
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(Broker::start_memory())
-    })
-    .join()
-    .unwrap();
+    let broker =
+        std::thread::spawn(|| tokio::runtime::Runtime::new().unwrap().block_on(Broker::start_memory())).join().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -76,10 +66,7 @@ async fn helper_holds_a_broker_until_killed() {
         return;
     }
     let broker = Broker::start_memory().await;
-    println!(
-        "BROKER_LOG_DIR {}",
-        broker.log_path().parent().unwrap().display()
-    );
+    println!("BROKER_LOG_DIR {}", broker.log_path().parent().unwrap().display());
     println!("BROKER_PID {}", broker.pid().unwrap());
     tokio::time::sleep(Duration::from_secs(60)).await;
 }
@@ -87,12 +74,7 @@ async fn helper_holds_a_broker_until_killed() {
 #[tokio::test]
 async fn no_orphan_broker_when_the_test_process_is_killed() {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "helper_holds_a_broker_until_killed",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
+        .args(["helper_holds_a_broker_until_killed", "--exact", "--ignored", "--nocapture"])
         .env("KPI_E2E_ORPHAN_CHILD", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -120,10 +102,7 @@ async fn no_orphan_broker_when_the_test_process_is_killed() {
     assert!(alive(pid));
     child.kill().unwrap(); // SIGKILL: no destructor runs in the child
     child.wait().unwrap();
-    assert!(
-        gone_within(pid, Duration::from_secs(5)).await,
-        "broker {pid} orphaned"
-    );
+    assert!(gone_within(pid, Duration::from_secs(5)).await, "broker {pid} orphaned");
     // The killed child could not remove its temporary log directory.
     if let Some(dir) = log_dir {
         let _ = std::fs::remove_dir_all(dir);

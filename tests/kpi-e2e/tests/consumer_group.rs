@@ -26,11 +26,7 @@ async fn recv_n(consumer: &StreamConsumer, n: usize, timeout: Duration) -> Vec<R
 /// Nothing more arrives within `quiet`.
 async fn assert_quiet(consumer: &StreamConsumer, quiet: Duration) {
     if let Ok(Ok(m)) = tokio::time::timeout(quiet, consumer.recv()).await {
-        panic!(
-            "unexpected extra message p{} o{}",
-            m.partition(),
-            m.offset()
-        );
+        panic!("unexpected extra message p{} o{}", m.partition(), m.offset());
     }
 }
 
@@ -41,9 +37,7 @@ async fn a_new_group_member_resumes_from_committed_offsets() {
     let broker = Broker::start_durable().await;
     let topic = unique_name("group");
     broker.create_topic(&topic, 4).await;
-    let records: Vec<Record> = (0..400)
-        .map(|i| Record::keyed(format!("k{}", i % 37), i.to_string()))
-        .collect();
+    let records: Vec<Record> = (0..400).map(|i| Record::keyed(format!("k{}", i % 37), i.to_string())).collect();
     produce(&broker.bootstrap(), &topic, &records).await;
     let group = unique_name("engine");
 
@@ -60,8 +54,7 @@ async fn a_new_group_member_resumes_from_committed_offsets() {
     }
     let mut tpl = TopicPartitionList::new();
     for (p, o) in &next {
-        tpl.add_partition_offset(&topic, *p, Offset::Offset(*o))
-            .unwrap();
+        tpl.add_partition_offset(&topic, *p, Offset::Offset(*o)).unwrap();
     }
     first.commit(&tpl, CommitMode::Sync).unwrap();
     let assigned = first.assignment().unwrap().count();
@@ -76,25 +69,13 @@ async fn a_new_group_member_resumes_from_committed_offsets() {
     eprintln!("kpi-e2e timing: rejoin + 200 messages {:?}", t.elapsed());
     assert_quiet(&second, Duration::from_secs(2)).await;
     for p in 0..4 {
-        let first_seen = rest
-            .iter()
-            .filter(|m| m.partition == p)
-            .map(|m| m.offset)
-            .min();
+        let first_seen = rest.iter().filter(|m| m.partition == p).map(|m| m.offset).min();
         if let Some(o) = first_seen {
-            assert_eq!(
-                Some(&o),
-                Some(next.get(&p).unwrap_or(&0)),
-                "partition {p} resumes at commit"
-            );
+            assert_eq!(Some(&o), Some(next.get(&p).unwrap_or(&0)), "partition {p} resumes at commit");
         }
     }
     let all: BTreeSet<String> = got.iter().chain(&rest).map(|m| m.payload_str()).collect();
-    assert_eq!(
-        all.len(),
-        400,
-        "no message lost or repeated across the handover"
-    );
+    assert_eq!(all.len(), 400, "no message lost or repeated across the handover");
 }
 
 #[tokio::test]
@@ -102,9 +83,7 @@ async fn two_members_split_the_partitions() {
     let broker = Broker::start_memory().await;
     let topic = unique_name("split");
     broker.create_topic(&topic, 4).await;
-    let records: Vec<Record> = (0..200)
-        .map(|i| Record::keyed(format!("k{i}"), i.to_string()))
-        .collect();
+    let records: Vec<Record> = (0..200).map(|i| Record::keyed(format!("k{i}"), i.to_string())).collect();
     produce(&broker.bootstrap(), &topic, &records).await;
     let group = unique_name("pair");
 
@@ -120,36 +99,14 @@ async fn two_members_split_the_partitions() {
             Ok(m) = b.recv() => { seen.insert(Received::from_message(&m).payload_str(), 1); }
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
-        let (na, nb) = (
-            a.assignment().unwrap().count(),
-            b.assignment().unwrap().count(),
-        );
+        let (na, nb) = (a.assignment().unwrap().count(), b.assignment().unwrap().count());
         if seen.len() == 200 && na > 0 && nb > 0 && na + nb == 4 {
-            eprintln!(
-                "kpi-e2e timing: two members settled {na}+{nb} in {:?}",
-                t.elapsed()
-            );
+            eprintln!("kpi-e2e timing: two members settled {na}+{nb} in {:?}", t.elapsed());
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "group did not settle: {} of 200 seen, assignments {na}+{nb}",
-            seen.len()
-        );
+        assert!(Instant::now() < deadline, "group did not settle: {} of 200 seen, assignments {na}+{nb}", seen.len());
     }
-    let pa: BTreeSet<i32> = a
-        .assignment()
-        .unwrap()
-        .elements()
-        .iter()
-        .map(|e| e.partition())
-        .collect();
-    let pb: BTreeSet<i32> = b
-        .assignment()
-        .unwrap()
-        .elements()
-        .iter()
-        .map(|e| e.partition())
-        .collect();
+    let pa: BTreeSet<i32> = a.assignment().unwrap().elements().iter().map(|e| e.partition()).collect();
+    let pb: BTreeSet<i32> = b.assignment().unwrap().elements().iter().map(|e| e.partition()).collect();
     assert!(pa.is_disjoint(&pb), "assignments overlap: {pa:?} {pb:?}");
 }

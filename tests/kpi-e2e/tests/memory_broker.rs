@@ -40,17 +40,10 @@ async fn thousand_keyed_messages_with_headers_round_trip() {
     let mut partition_of_key: BTreeMap<Vec<u8>, i32> = BTreeMap::new();
     let mut last_seq_of_key: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     for m in &received {
-        let seq: i64 = std::str::from_utf8(m.header("seq").expect("seq header survives"))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let seq: i64 = std::str::from_utf8(m.header("seq").expect("seq header survives")).unwrap().parse().unwrap();
         assert!(seen.insert(seq), "message {seq} delivered twice");
         assert_eq!(m.header("content-type"), Some(&b"application/json"[..]));
-        assert_eq!(
-            m.headers.len(),
-            2,
-            "exactly the two headers produced, in order"
-        );
+        assert_eq!(m.headers.len(), 2, "exactly the two headers produced, in order");
         assert_eq!(m.headers[0].0, "content-type");
         assert_eq!(m.headers[1].0, "seq");
         let key = m.key.clone().expect("key survives");
@@ -59,12 +52,7 @@ async fn thousand_keyed_messages_with_headers_round_trip() {
         assert!(m.timestamp.is_some(), "messages carry a timestamp");
         // Same key, same partition; and in produce order within it.
         let p = *partition_of_key.entry(key.clone()).or_insert(m.partition);
-        assert_eq!(
-            p,
-            m.partition,
-            "key {:?} spread over partitions",
-            String::from_utf8_lossy(&key)
-        );
+        assert_eq!(p, m.partition, "key {:?} spread over partitions", String::from_utf8_lossy(&key));
         if let Some(prev) = last_seq_of_key.insert(key, seq) {
             assert!(prev < seq, "per-key order broken: {prev} then {seq}");
         }
@@ -72,24 +60,12 @@ async fn thousand_keyed_messages_with_headers_round_trip() {
         assert_eq!(positions[seq as usize], (m.partition, m.offset));
     }
     let used: BTreeSet<i32> = received.iter().map(|m| m.partition).collect();
-    assert_eq!(
-        used,
-        BTreeSet::from([0, 1, 2, 3]),
-        "50 keys land on all 4 partitions"
-    );
+    assert_eq!(used, BTreeSet::from([0, 1, 2, 3]), "50 keys land on all 4 partitions");
     // Offsets in each partition are dense from 0.
     for p in 0..4 {
-        let mut offsets: Vec<i64> = received
-            .iter()
-            .filter(|m| m.partition == p)
-            .map(|m| m.offset)
-            .collect();
+        let mut offsets: Vec<i64> = received.iter().filter(|m| m.partition == p).map(|m| m.offset).collect();
         offsets.sort_unstable();
-        assert_eq!(
-            offsets,
-            (0..offsets.len() as i64).collect::<Vec<_>>(),
-            "partition {p}"
-        );
+        assert_eq!(offsets, (0..offsets.len() as i64).collect::<Vec<_>>(), "partition {p}");
     }
 }
 
@@ -98,22 +74,11 @@ async fn topics_from_the_command_line_and_null_keys_and_values() {
     let broker = Broker::start_memory().await;
     let topic = unique_name("cli");
     broker.create_topic_cli(&topic, 2).await;
-    assert_eq!(
-        kpi_e2e::partition_ids(&broker.bootstrap(), &topic).await,
-        vec![0, 1]
-    );
+    assert_eq!(kpi_e2e::partition_ids(&broker.bootstrap(), &topic).await, vec![0, 1]);
 
     let records = vec![
-        Record {
-            key: None,
-            payload: Some(b"no key".to_vec()),
-            ..Record::default()
-        },
-        Record {
-            key: Some(b"k".to_vec()),
-            payload: None,
-            ..Record::default()
-        },
+        Record { key: None, payload: Some(b"no key".to_vec()), ..Record::default() },
+        Record { key: Some(b"k".to_vec()), payload: None, ..Record::default() },
         Record {
             key: Some(b"k2".to_vec()),
             payload: Some(Vec::new()),
@@ -130,17 +95,9 @@ async fn topics_from_the_command_line_and_null_keys_and_values() {
     let received = consume_all(&broker.bootstrap(), &topic, 3, Duration::from_secs(30)).await;
     let by_key = |k: Option<&[u8]>| received.iter().find(|m| m.key.as_deref() == k).unwrap();
     assert_eq!(by_key(None).payload.as_deref(), Some(&b"no key"[..]));
-    assert_eq!(
-        by_key(Some(b"k")).payload,
-        None,
-        "null value (tombstone) stays null"
-    );
+    assert_eq!(by_key(Some(b"k")).payload, None, "null value (tombstone) stays null");
     let m = by_key(Some(b"k2"));
-    assert_eq!(
-        m.payload.as_deref(),
-        Some(&b""[..]),
-        "empty value stays empty, not null"
-    );
+    assert_eq!(m.payload.as_deref(), Some(&b""[..]), "empty value stays empty, not null");
     assert_eq!(
         m.headers,
         vec![
@@ -160,13 +117,7 @@ async fn memory_broker_restarts_on_the_same_port_empty() {
     broker.create_topic(&topic, 1).await;
     produce(&broker.bootstrap(), &topic, &[Record::keyed("a", "1")]).await;
     broker.restart().await;
-    eprintln!(
-        "kpi-e2e timing: memory broker restart {:?}",
-        broker.last_start_duration()
-    );
+    eprintln!("kpi-e2e timing: memory broker restart {:?}", broker.last_start_duration());
     assert_eq!(broker.port(), port);
-    assert!(
-        broker.partition_count(&topic).await.is_err(),
-        "memory storage forgets topics"
-    );
+    assert!(broker.partition_count(&topic).await.is_err(), "memory storage forgets topics");
 }

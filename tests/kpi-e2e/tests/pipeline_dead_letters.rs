@@ -53,13 +53,20 @@ async fn every_rule_has_an_event_in_the_dead_letter_topic_and_valid_neighbours_a
     let mut valid = 0;
     for (i, (_, content_type, bytes)) in invalid.iter().enumerate() {
         let person = format!("local:valid-{i}");
-        let good = envelope(&format!("good-{i}"), &person, &format!(r#""mha_detention_started":{{"detention_id":"g-{i}","section":"3"}}"#));
+        let good = envelope(
+            &format!("good-{i}"),
+            &person,
+            &format!(r#""mha_detention_started":{{"detention_id":"g-{i}","section":"3"}}"#),
+        );
         records.push(Record::keyed(person.clone(), good).header("content-type", JSON));
         valid += 1;
-        records.push(Record::keyed("9434765919", bytes.clone()).header("content-type", *content_type).header("x-feed", "rio"));
+        records.push(
+            Record::keyed("9434765919", bytes.clone()).header("content-type", *content_type).header("x-feed", "rio"),
+        );
     }
     // Known to be wrong only once both ends are known: an end dated before its start.
-    let start = envelope("ebs-start", "local:late", r#""mha_detention_started":{"detention_id":"d-ebs","section":"3"}"#);
+    let start =
+        envelope("ebs-start", "local:late", r#""mha_detention_started":{"detention_id":"d-ebs","section":"3"}"#);
     let end = r#"{"event_id":"ebs-end","occurred_at":"2024-02-01T10:00:00Z","person_id":"local:late","mha_detention_ended":{"detention_id":"d-ebs"}}"#;
     records.push(Record::keyed("local:late", end).header("content-type", JSON));
     records.push(Record::keyed("local:late", start).header("content-type", JSON));

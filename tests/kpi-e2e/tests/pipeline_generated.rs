@@ -11,20 +11,13 @@ use kpi_core::population::Population;
 use kpi_core::validate::decode;
 use kpi_core::values::{compute, month_range};
 use kpi_e2e::audit::{identifiers_of, Finder};
-use kpi_e2e::pipeline::{as_rows, repo_root, valid_lines, Pipeline, Service, CANONICAL, DEAD_LETTER};
+use kpi_e2e::pipeline::{as_rows, generated_feed, repo_root, valid_lines, Pipeline, Service, CANONICAL, DEAD_LETTER};
 use kpi_e2e::{consume_all, promtool};
 use sqlx::Row;
 
-fn generate(people: u32, months: u32) -> Vec<String> {
-    let config = kpi_synth::SynthConfig { people, months, ..Default::default() };
-    let mut out = Vec::new();
-    kpi_synth::generate(&config, &mut out, |_| {}).unwrap();
-    String::from_utf8(out).unwrap().lines().map(str::to_owned).collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() {
-    let lines = generate(5_000, 24);
+    let lines = generated_feed(5_000, 24, 1);
     let valid = valid_lines(&lines);
     let invalid = lines.len() as i64 - valid;
     assert!(invalid > 100, "the feed must carry invalid events too");
@@ -60,14 +53,28 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     assert_eq!(rows.len(), expected.len());
     let mut stored = BTreeMap::new();
     for r in &rows {
-        let key: (String, String, chrono::NaiveDate, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        let key: (String, String, chrono::NaiveDate, String, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
         let numbers: (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>) =
             (r.get(5), r.get(6), r.get(7), r.get(8), r.get(9), r.get(10));
         stored.insert(key, numbers);
     }
     for v in &expected {
-        let key = (v.indicator.to_owned(), v.period.kind.code().to_owned(), v.period.end, v.stratum.kind.code().to_owned(), v.stratum.value.to_owned());
-        let want = (v.numerator, v.value, v.limits95.map(|l| l.0), v.limits95.map(|l| l.1), v.limits998.map(|l| l.0), v.limits998.map(|l| l.1));
+        let key = (
+            v.indicator.to_owned(),
+            v.period.kind.code().to_owned(),
+            v.period.end,
+            v.stratum.kind.code().to_owned(),
+            v.stratum.value.to_owned(),
+        );
+        let want = (
+            v.numerator,
+            v.value,
+            v.limits95.map(|l| l.0),
+            v.limits95.map(|l| l.1),
+            v.limits998.map(|l| l.0),
+            v.limits998.map(|l| l.1),
+        );
         assert_eq!(stored.get(&key), Some(&want), "{key:?}");
     }
 

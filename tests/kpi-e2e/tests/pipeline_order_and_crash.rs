@@ -4,20 +4,13 @@
 
 use std::time::Duration;
 
-use kpi_e2e::pipeline::{as_rows, valid_lines, Pipeline, Service, CANONICAL};
+use kpi_e2e::pipeline::{as_rows, generated_feed, valid_lines, Pipeline, Service, CANONICAL};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-fn generate(people: u32, seed: u64) -> Vec<String> {
-    let config = kpi_synth::SynthConfig { people, months: 24, seed, ..Default::default() };
-    let mut out = Vec::new();
-    kpi_synth::generate(&config, &mut out, |_| {}).unwrap();
-    String::from_utf8(out).unwrap().lines().map(str::to_owned).collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn shuffled_events_with_ten_percent_duplicates_give_identical_values() {
-    let lines = generate(2_000, 11);
+    let lines = generated_feed(2_000, 24, 11);
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let mut shuffled = lines.clone();
     let repeats: Vec<String> = (0..lines.len() / 10).map(|_| lines[rng.gen_range(0..lines.len())].clone()).collect();
@@ -30,13 +23,14 @@ async fn shuffled_events_with_ten_percent_duplicates_give_identical_values() {
     pipeline.wait_for_engine(valid_lines(&shuffled), Duration::from_secs(600)).await;
     let original_order = as_rows(&pipeline.reference(&lines));
     assert!(pipeline.counts().await == original_order, "shuffled + duplicated feed changed the counts");
-    let duplicates: i64 = metric(&pipeline, Service::Engine, "kpi_engine_events_total{outcome=\"duplicate\"}").await as i64;
+    let duplicates: i64 =
+        metric(&pipeline, Service::Engine, "kpi_engine_events_total{outcome=\"duplicate\"}").await as i64;
     assert!(duplicates >= (lines.len() / 20) as i64, "duplicates seen: {duplicates}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn engine_killed_mid_run_and_restarted_counts_every_event_once() {
-    let lines = generate(3_000, 12);
+    let lines = generated_feed(3_000, 24, 12);
     let valid = valid_lines(&lines);
     let mut pipeline = Pipeline::start(4).await;
     pipeline.spawn(Service::Ingest);
@@ -47,13 +41,17 @@ async fn engine_killed_mid_run_and_restarted_counts_every_event_once() {
     for fraction in [0.2, 0.6] {
         let target = (valid as f64 * fraction) as i64;
         loop {
-            let applied: Option<i64> = sqlx::query_scalar("SELECT sum(next_offset)::bigint FROM engine_offsets WHERE topic = $1")
-                .bind(CANONICAL)
-                .fetch_one(&pipeline.pool)
-                .await
-                .unwrap();
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT sum(next_offset)::bigint FROM engine_offsets WHERE topic = $1")
+                    .bind(CANONICAL)
+                    .fetch_one(&pipeline.pool)
+                    .await
+                    .unwrap();
             if applied.unwrap_or(0) >= target {
-                assert!(applied.unwrap() < valid, "the engine finished before it could be killed; make the feed larger");
+                assert!(
+                    applied.unwrap() < valid,
+                    "the engine finished before it could be killed; make the feed larger"
+                );
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -62,8 +60,12 @@ async fn engine_killed_mid_run_and_restarted_counts_every_event_once() {
         pipeline.spawn(Service::Engine);
     }
     pipeline.wait_for_engine(valid, Duration::from_secs(600)).await;
-    assert!(pipeline.counts().await == as_rows(&pipeline.reference(&lines)), "counts after SIGKILL differ from an uninterrupted run");
-    let epochs: Vec<i64> = sqlx::query_scalar("SELECT epoch FROM engine_offsets").fetch_all(&pipeline.pool).await.unwrap();
+    assert!(
+        pipeline.counts().await == as_rows(&pipeline.reference(&lines)),
+        "counts after SIGKILL differ from an uninterrupted run"
+    );
+    let epochs: Vec<i64> =
+        sqlx::query_scalar("SELECT epoch FROM engine_offsets").fetch_all(&pipeline.pool).await.unwrap();
     assert!(epochs.iter().any(|e| *e >= 2), "partitions were claimed again after the kills: {epochs:?}");
 
     // The publisher started last still publishes the same numbers.

@@ -8,11 +8,8 @@ use kpi_e2e::pipeline::{repo_root, valid_lines, Pipeline};
 #[tokio::test(flavor = "multi_thread")]
 async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
     let fixtures = repo_root().join("tests/fixtures");
-    let lines: Vec<String> = std::fs::read_to_string(fixtures.join("mha_scenarios.ndjson"))
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let lines: Vec<String> =
+        std::fs::read_to_string(fixtures.join("mha_scenarios.ndjson")).unwrap().lines().map(str::to_owned).collect();
     let mut pipeline = Pipeline::start(3).await;
     pipeline.spawn_all();
     // One event per line, in the file's arrival order.
@@ -21,10 +18,8 @@ async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
     pipeline.wait_for_publisher(Duration::from_secs(30)).await;
 
     let counts = pipeline.counts().await;
-    let mut expected = csv::ReaderBuilder::new()
-        .comment(Some(b'#'))
-        .from_path(fixtures.join("mha_scenarios_expected.csv"))
-        .unwrap();
+    let mut expected =
+        csv::ReaderBuilder::new().comment(Some(b'#')).from_path(fixtures.join("mha_scenarios_expected.csv")).unwrap();
     let mut checked = 0;
     for row in expected.records() {
         let row = row.unwrap();

@@ -12,23 +12,14 @@ async fn sqlite_broker_survives_a_restart_with_its_messages() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let mut broker = Broker::start_sqlite(dir.path()).await;
-    eprintln!(
-        "kpi-e2e timing: sqlite broker start {:?}",
-        started.elapsed()
-    );
-    assert!(
-        dir.path().join("tansu.db").exists(),
-        "sqlite://tansu.db is relative to the working dir"
-    );
+    eprintln!("kpi-e2e timing: sqlite broker start {:?}", started.elapsed());
+    assert!(dir.path().join("tansu.db").exists(), "sqlite://tansu.db is relative to the working dir");
     let topic = unique_name("durable");
     broker.create_topic(&topic, 3).await;
 
     let lines: Vec<Vec<u8>> = (0..300).map(|i| format!("line {i}").into_bytes()).collect();
     let t = Instant::now();
-    produce_lines(&broker.bootstrap(), &topic, &lines, |l| {
-        Some(l[l.len() - 1..].to_vec())
-    })
-    .await;
+    produce_lines(&broker.bootstrap(), &topic, &lines, |l| Some(l[l.len() - 1..].to_vec())).await;
     eprintln!("kpi-e2e timing: sqlite produce 300 {:?}", t.elapsed());
 
     // Commit offsets for a group part-way through, to check they survive too.
@@ -37,8 +28,7 @@ async fn sqlite_broker_survives_a_restart_with_its_messages() {
         let consumer = group_consumer(&broker.bootstrap(), &group, &[&topic]);
         let mut tpl = TopicPartitionList::new();
         for p in 0..3 {
-            tpl.add_partition_offset(&topic, p, Offset::Offset(10))
-                .unwrap();
+            tpl.add_partition_offset(&topic, p, Offset::Offset(10)).unwrap();
         }
         // Committing needs the group coordinator, not an assignment.
         consumer.commit(&tpl, CommitMode::Sync).unwrap();
@@ -47,10 +37,7 @@ async fn sqlite_broker_survives_a_restart_with_its_messages() {
     let port = broker.port();
     let t = Instant::now();
     broker.restart().await;
-    eprintln!(
-        "kpi-e2e timing: sqlite broker restart {:?} (stop + start)",
-        t.elapsed()
-    );
+    eprintln!("kpi-e2e timing: sqlite broker restart {:?} (stop + start)", t.elapsed());
     assert_eq!(broker.port(), port);
 
     let received = consume_all(&broker.bootstrap(), &topic, 300, Duration::from_secs(60)).await;
@@ -65,13 +52,10 @@ async fn sqlite_broker_survives_a_restart_with_its_messages() {
     for p in 0..3 {
         tpl.add_partition(&topic, p);
     }
-    let committed = tokio::task::spawn_blocking(move || {
-        consumer
-            .committed_offsets(tpl, Duration::from_secs(10))
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let committed =
+        tokio::task::spawn_blocking(move || consumer.committed_offsets(tpl, Duration::from_secs(10)).unwrap())
+            .await
+            .unwrap();
     for p in 0..3 {
         assert_eq!(
             committed.find_partition(&topic, p).unwrap().offset(),

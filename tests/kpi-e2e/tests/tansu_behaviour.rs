@@ -9,18 +9,13 @@ use kpi_e2e::rdkafka::consumer::{Consumer as _, StreamConsumer};
 use kpi_e2e::rdkafka::error::RDKafkaErrorCode;
 use kpi_e2e::rdkafka::producer::{FutureProducer, FutureRecord};
 use kpi_e2e::rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use kpi_e2e::{
-    consume_all, consumer_config, producer_config, unique_name, Broker, Received, Storage,
-};
+use kpi_e2e::{consume_all, consumer_config, producer_config, unique_name, Broker, Received, Storage};
 
 /// Offsets read by an assigned consumer from `offset` of partition 0 during `window`.
 async fn read_from(bootstrap: &str, topic: &str, offset: i64, window: Duration) -> Vec<i64> {
-    let consumer: StreamConsumer = consumer_config(bootstrap, &unique_name("reader"))
-        .create()
-        .unwrap();
+    let consumer: StreamConsumer = consumer_config(bootstrap, &unique_name("reader")).create().unwrap();
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Offset(offset))
-        .unwrap();
+    tpl.add_partition_offset(topic, 0, Offset::Offset(offset)).unwrap();
     consumer.assign(&tpl).unwrap();
     let deadline = tokio::time::Instant::now() + window;
     let mut offsets = Vec::new();
@@ -33,12 +28,8 @@ async fn read_from(bootstrap: &str, topic: &str, offset: i64, window: Duration) 
 /// Two messages sent back to back travel in one record batch (offsets 0 and 1).
 async fn one_batch_of_two(broker: &Broker, topic: &str) {
     let producer: FutureProducer = producer_config(&broker.bootstrap()).create().unwrap();
-    let a = producer
-        .send_result(FutureRecord::to(topic).key("k").payload("first"))
-        .unwrap();
-    let b = producer
-        .send_result(FutureRecord::to(topic).key("k").payload("second"))
-        .unwrap();
+    let a = producer.send_result(FutureRecord::to(topic).key("k").payload("first")).unwrap();
+    let b = producer.send_result(FutureRecord::to(topic).key("k").payload("second")).unwrap();
     assert_eq!(a.await.unwrap().unwrap().offset, 0);
     assert_eq!(b.await.unwrap().unwrap().offset, 1);
 }
@@ -53,23 +44,11 @@ async fn mid_batch_offsets_are_served_by_sqlite_but_not_by_memory_storage() {
         one_batch_of_two(broker, "batch").await;
     }
     let window = Duration::from_secs(2);
-    assert_eq!(
-        read_from(&sqlite.bootstrap(), "batch", 1, window).await,
-        vec![1]
-    );
-    assert_eq!(
-        read_from(&sqlite.bootstrap(), "batch", 0, window).await,
-        vec![0, 1]
-    );
+    assert_eq!(read_from(&sqlite.bootstrap(), "batch", 1, window).await, vec![1]);
+    assert_eq!(read_from(&sqlite.bootstrap(), "batch", 0, window).await, vec![0, 1]);
     // The quirk: offset 1 lies inside the batch based at 0, and memory storage skips it.
-    assert_eq!(
-        read_from(&memory.bootstrap(), "batch", 1, window).await,
-        Vec::<i64>::new()
-    );
-    assert_eq!(
-        read_from(&memory.bootstrap(), "batch", 0, window).await,
-        vec![0, 1]
-    );
+    assert_eq!(read_from(&memory.bootstrap(), "batch", 1, window).await, Vec::<i64>::new());
+    assert_eq!(read_from(&memory.bootstrap(), "batch", 0, window).await, vec![0, 1]);
 }
 
 #[tokio::test]
@@ -80,19 +59,12 @@ async fn unbatched_producers_avoid_the_memory_storage_quirk() {
     config.set("batch.num.messages", "1");
     let producer: FutureProducer = config.create().unwrap();
     let pending: Vec<_> = (0..5)
-        .map(|i| {
-            producer
-                .send_result(FutureRecord::to("single").key("k").payload(&format!("{i}")))
-                .unwrap()
-        })
+        .map(|i| producer.send_result(FutureRecord::to("single").key("k").payload(&format!("{i}"))).unwrap())
         .collect();
     for p in pending {
         p.await.unwrap().unwrap();
     }
-    assert_eq!(
-        read_from(&broker.bootstrap(), "single", 3, Duration::from_secs(2)).await,
-        vec![3, 4]
-    );
+    assert_eq!(read_from(&broker.bootstrap(), "single", 3, Duration::from_secs(2)).await, vec![3, 4]);
 }
 
 #[tokio::test]
@@ -105,18 +77,9 @@ async fn topics_are_never_auto_created() {
         .set("message.timeout.ms", "2000")
         .create()
         .unwrap();
-    let result = producer
-        .send(
-            FutureRecord::to("missing").key("k").payload("v"),
-            Duration::from_secs(5),
-        )
-        .await;
+    let result = producer.send(FutureRecord::to("missing").key("k").payload("v"), Duration::from_secs(5)).await;
     let (error, _) = result.expect_err("produce to a missing topic");
-    assert_eq!(
-        error.rdkafka_error_code(),
-        Some(RDKafkaErrorCode::MessageTimedOut),
-        "{error}"
-    );
+    assert_eq!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::MessageTimedOut), "{error}");
     let unknown = broker.partition_count("missing").await.unwrap_err();
     assert!(unknown.contains("UnknownTopicOrPartition"), "{unknown}");
 }
@@ -124,41 +87,19 @@ async fn topics_are_never_auto_created() {
 #[tokio::test]
 async fn admin_api_create_duplicate_default_and_delete() {
     let broker = Broker::start_memory().await;
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .create()
-        .unwrap();
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().unwrap();
     let options = AdminOptions::new();
     broker.create_topic("t", 2).await;
-    let again = admin
-        .create_topics(
-            [&NewTopic::new("t", 2, TopicReplication::Fixed(1))],
-            &options,
-        )
-        .await
-        .unwrap();
-    assert!(
-        matches!(&again[0], Err((_, RDKafkaErrorCode::TopicAlreadyExists))),
-        "{again:?}"
-    );
+    let again = admin.create_topics([&NewTopic::new("t", 2, TopicReplication::Fixed(1))], &options).await.unwrap();
+    assert!(matches!(&again[0], Err((_, RDKafkaErrorCode::TopicAlreadyExists))), "{again:?}");
     // -1 partitions / replication: the broker default, 3 partitions.
-    admin
-        .create_topics(
-            [&NewTopic::new("d", -1, TopicReplication::Fixed(-1))],
-            &options,
-        )
-        .await
-        .unwrap()[0]
+    admin.create_topics([&NewTopic::new("d", -1, TopicReplication::Fixed(-1))], &options).await.unwrap()[0]
         .as_ref()
         .unwrap();
     broker.wait_for_topic("d", 3).await;
-    admin.delete_topics(&["t"], &options).await.unwrap()[0]
-        .as_ref()
-        .unwrap();
-    assert!(
-        broker.partition_count("t").await.is_err(),
-        "deleted topic still in metadata"
-    );
+    admin.delete_topics(&["t"], &options).await.unwrap()[0].as_ref().unwrap();
+    assert!(broker.partition_count("t").await.is_err(), "deleted topic still in metadata");
 }
 
 #[tokio::test]
@@ -170,24 +111,18 @@ async fn idempotent_producer_and_compression_codecs_work() {
         let topic = unique_name(codec);
         broker.create_topic(&topic, 1).await;
         let mut config = producer_config(&broker.bootstrap());
-        config
-            .set("compression.type", codec)
-            .set("enable.idempotence", "true");
+        config.set("compression.type", codec).set("enable.idempotence", "true");
         let producer: FutureProducer = config.create().unwrap();
         let pending: Vec<_> = (0..50)
             .map(|i| {
                 let payload = format!("{codec} message {i} {}", "x".repeat(100));
-                producer
-                    .send_result(FutureRecord::to(&topic).key("k").payload(&payload))
-                    .unwrap()
+                producer.send_result(FutureRecord::to(&topic).key("k").payload(&payload)).unwrap()
             })
             .collect();
         for p in pending {
             p.await.unwrap().unwrap();
         }
         let got = consume_all(&broker.bootstrap(), &topic, 50, Duration::from_secs(20)).await;
-        assert!(got[49]
-            .payload_str()
-            .starts_with(&format!("{codec} message 49")));
+        assert!(got[49].payload_str().starts_with(&format!("{codec} message 49")));
     }
 }

@@ -13,31 +13,16 @@ async fn test_db_creates_and_drops_a_database() {
     assert!(database_exists(&name).await);
 
     let pool = db.pool().await;
-    sqlx::query("CREATE TABLE t (x int)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO t VALUES (1), (2)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sum: i64 = sqlx::query_scalar("SELECT sum(x) FROM t")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    sqlx::query("CREATE TABLE t (x int)").execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO t VALUES (1), (2)").execute(&pool).await.unwrap();
+    let sum: i64 = sqlx::query_scalar("SELECT sum(x) FROM t").fetch_one(&pool).await.unwrap();
     assert_eq!(sum, 3);
-    let current: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let current: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.unwrap();
     assert_eq!(current, name);
 
     // Dropped on Drop even while a pool still holds connections (WITH (FORCE)).
     drop(db);
-    assert!(
-        !database_exists(&name).await,
-        "{name} still exists after drop"
-    );
+    assert!(!database_exists(&name).await, "{name} still exists after drop");
     pool.close().await;
 }
 

@@ -11,11 +11,8 @@ use crate::contrib::Emitter;
 use crate::event::Payload;
 use crate::person::PersonView;
 
-pub const FAMILY: Family = Family {
-    name: "mental_health_act",
-    emits: &["mha_detentions", "mha_short_term_orders"],
-    contribute,
-};
+pub const FAMILY: Family =
+    Family { name: "mental_health_act", emits: &["mha_detentions", "mha_short_term_orders"], contribute };
 
 /// One episode under a section: its start and, once known, its end.
 #[derive(Debug, Clone, Copy)]

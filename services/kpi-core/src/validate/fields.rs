@@ -17,10 +17,7 @@ const MAX_QUOTED_CHARS: usize = 32;
 const YEARS: std::ops::RangeInclusive<i32> = 1900..=2100;
 
 pub(super) fn missing(path: &str, what: &str) -> Rejection {
-    Rejection::new(
-        RejectReason::MissingField,
-        format!("`{path}` is missing or empty; {what}"),
-    )
+    Rejection::new(RejectReason::MissingField, format!("`{path}` is missing or empty; {what}"))
 }
 
 fn invalid(path: &str, problem: &str) -> Rejection {
@@ -75,12 +72,8 @@ pub(super) fn required(path: &str, value: String, what: &str) -> Result<String, 
 
 /// A required timestamp, converted to UTC and held to the supported years.
 pub(super) fn timestamp(path: &str, ts: Option<Timestamp>) -> Result<DateTime<Utc>, Rejection> {
-    let ts = ts.ok_or_else(|| {
-        missing(
-            path,
-            "it must be an RFC 3339 timestamp with an offset, e.g. 2024-03-01T10:15:00Z",
-        )
-    })?;
+    let ts =
+        ts.ok_or_else(|| missing(path, "it must be an RFC 3339 timestamp with an offset, e.g. 2024-03-01T10:15:00Z"))?;
     let at = u32::try_from(ts.nanos)
         .ok()
         .filter(|nanos| *nanos < 1_000_000_000)
@@ -164,42 +157,21 @@ pub(super) fn date(path: &str, value: &str) -> Result<NaiveDate, Rejection> {
     }
     let b = value.as_bytes();
     let shaped = b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        });
+        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
     shaped
         .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
         .flatten()
-        .ok_or_else(|| {
-            invalid(
-                path,
-                "is not a calendar date written YYYY-MM-DD (e.g. 1984-02-29)",
-            )
-        })
+        .ok_or_else(|| invalid(path, "is not a calendar date written YYYY-MM-DD (e.g. 1984-02-29)"))
 }
 
 /// A birth date: a valid date, year 1900 or later, and not after the event's own date.
-pub(super) fn birth_date(
-    path: &str,
-    value: &str,
-    event_date: NaiveDate,
-) -> Result<NaiveDate, Rejection> {
+pub(super) fn birth_date(path: &str, value: &str, event_date: NaiveDate) -> Result<NaiveDate, Rejection> {
     let born = date(path, value)?;
     if born.year() < 1900 {
-        return Err(invalid(
-            path,
-            "is before 1900; send the real birth date, not a placeholder",
-        ));
+        return Err(invalid(path, "is before 1900; send the real birth date, not a placeholder"));
     }
     if born > event_date {
-        return Err(invalid(
-            path,
-            "is after the event's date (`occurred_at` in Europe/London)",
-        ));
+        return Err(invalid(path, "is after the event's date (`occurred_at` in Europe/London)"));
     }
     Ok(born)
 }
@@ -211,14 +183,10 @@ pub(super) fn icd10(path: &str, value: String) -> Result<String, Rejection> {
         return Err(missing(path, "it must be an ICD-10 code such as F20.0"));
     }
     let b = value.as_bytes();
-    let head =
-        b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit();
+    let head = b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit();
     let rest = b.get(3..).unwrap_or_default();
     let rest = rest.strip_prefix(b".").unwrap_or(rest);
-    let tail_ok = rest.len() <= 2
-        && rest
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let tail_ok = rest.len() <= 2 && rest.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
     let dangling_dot = b.len() > 3 && b[3] == b'.' && rest.is_empty();
     if head && tail_ok && !dangling_dot {
         return Ok(value);
@@ -268,24 +236,14 @@ impl_code!(
 
 /// A required coded field: present, and exactly one of the contract's codes (case-sensitive).
 pub(super) fn code<C: Code>(path: &str, value: &str) -> Result<C, Rejection> {
-    let allowed = || {
-        C::ALL
-            .iter()
-            .map(|c| c.code())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let allowed = || C::ALL.iter().map(|c| c.code()).collect::<Vec<_>>().join(", ");
     if value.is_empty() {
         return Err(missing(path, &format!("it must be one of: {}", allowed())));
     }
     C::parse(value).ok_or_else(|| {
         Rejection::new(
             RejectReason::UnknownCode,
-            format!(
-                "`{path}` is {:?}, a code the contract does not list; use one of: {}",
-                truncated(value),
-                allowed()
-            ),
+            format!("`{path}` is {:?}, a code the contract does not list; use one of: {}", truncated(value), allowed()),
         )
     })
 }

@@ -51,47 +51,33 @@ pub(super) fn decode(bytes: &[u8]) -> Result<v1::Event, Rejection> {
         )
     })?;
     let object = parse_object(text)?;
-    let present: Vec<&str> = object
-        .keys()
-        .filter(|key| payload_name(key).is_some())
-        .map(String::as_str)
-        .collect();
+    let present: Vec<&str> = object.keys().filter(|key| payload_name(key).is_some()).map(String::as_str).collect();
     match present.len() {
         0 => return Err(missing_payload()),
         1 => {}
         n => {
             return Err(Rejection::new(
                 RejectReason::MultiplePayloads,
-                format!(
-                    "the event has {n} payload fields ({}); send exactly one",
-                    present.join(", ")
-                ),
+                format!("the event has {n} payload fields ({}); send exactly one", present.join(", ")),
             ))
         }
     }
     let value = Value::Object(object);
-    serde_path_to_error::deserialize::<_, v1::Event>(&value)
-        .map_err(|e| type_error(e.path(), &value))
+    serde_path_to_error::deserialize::<_, v1::Event>(&value).map_err(|e| type_error(e.path(), &value))
 }
 
 /// No payload field at all (JSON, binary, or a contract event built in code).
 pub(super) fn missing_payload() -> Rejection {
     Rejection::new(
         RejectReason::MissingPayload,
-        format!(
-            "the event has no payload field; add exactly one of: {}",
-            PAYLOAD_FIELDS.join(", ")
-        ),
+        format!("the event has no payload field; add exactly one of: {}", PAYLOAD_FIELDS.join(", ")),
     )
 }
 
 /// The contract name of a payload field given in either JSON spelling (the protobuf JSON
 /// mapping accepts the original name and its lowerCamelCase form).
 fn payload_name(key: &str) -> Option<&'static str> {
-    PAYLOAD_FIELDS
-        .iter()
-        .copied()
-        .find(|name| *name == key || camel(name) == key)
+    PAYLOAD_FIELDS.iter().copied().find(|name| *name == key || camel(name) == key)
 }
 
 /// `referral_received` → `referralReceived`.
@@ -122,10 +108,7 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, Rejection> {
     };
     match serde_json::from_str::<Strict>(text) {
         Ok(Strict(Value::Object(object))) => Ok(object),
-        Ok(Strict(other)) => Err(malformed(format!(
-            "the message is JSON {}, not an object",
-            json_type(&other)
-        ))),
+        Ok(Strict(other)) => Err(malformed(format!("the message is JSON {}, not an object", json_type(&other)))),
         // Syntax and duplicate-key messages quote no input value, only positions and key names.
         Err(e) => Err(malformed(format!("the message is not valid JSON ({e})"))),
     }
@@ -230,9 +213,7 @@ fn type_error(path: &Path, root: &Value) -> Rejection {
         f if payload_name(f).is_some() && !in_array => "an object",
         _ => "a string",
     };
-    let found = found
-        .map(|v| format!(", but it is {}", json_type(v)))
-        .unwrap_or_default();
+    let found = found.map(|v| format!(", but it is {}", json_type(v))).unwrap_or_default();
     Rejection::new(
         RejectReason::IllTypedField,
         format!("`{path}` must be {expected}{found}; fix the producer to send that JSON type"),
@@ -241,13 +222,11 @@ fn type_error(path: &Path, root: &Value) -> Rejection {
 
 /// The value at `segments`, if the path leads to one.
 fn lookup<'v>(root: &'v Value, segments: &[&Segment]) -> Option<&'v Value> {
-    segments
-        .iter()
-        .try_fold(root, |value, segment| match segment {
-            Segment::Map { key } => value.get(key.as_str()),
-            Segment::Seq { index } => value.get(*index),
-            _ => None,
-        })
+    segments.iter().try_fold(root, |value, segment| match segment {
+        Segment::Map { key } => value.get(key.as_str()),
+        Segment::Seq { index } => value.get(*index),
+        _ => None,
+    })
 }
 
 fn json_type(value: &Value) -> &'static str {

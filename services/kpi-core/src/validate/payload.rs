@@ -23,14 +23,12 @@ pub(super) fn convert(raw: Raw, date: NaiveDate) -> Result<Payload, Rejection> {
             service: code("referral_received.service", &r.service)?,
             team_code: fields::optional(r.team_code),
         },
-        Raw::ReferralDischarged(r) => Payload::ReferralDischarged {
-            referral_id: identifier("referral_discharged.referral_id", r.referral_id)?,
-        },
+        Raw::ReferralDischarged(r) => {
+            Payload::ReferralDischarged { referral_id: identifier("referral_discharged.referral_id", r.referral_id)? }
+        }
         Raw::CareContact(c) => Payload::CareContact {
             referral_id: identifier("care_contact.referral_id", c.referral_id)?,
-            attended: c
-                .attended
-                .ok_or_else(|| missing("care_contact.attended", "send true or false"))?,
+            attended: c.attended.ok_or_else(|| missing("care_contact.attended", "send true or false"))?,
             purpose: code("care_contact.purpose", &c.purpose)?,
         },
         Raw::Diagnosis(d) => Payload::Diagnosis {
@@ -41,37 +39,31 @@ pub(super) fn convert(raw: Raw, date: NaiveDate) -> Result<Payload, Rejection> {
             detention_id: identifier("mha_detention_started.detention_id", m.detention_id)?,
             section: code("mha_detention_started.section", &m.section)?,
         },
-        Raw::MhaDetentionEnded(m) => Payload::MhaDetentionEnded {
-            detention_id: identifier("mha_detention_ended.detention_id", m.detention_id)?,
-        },
-        Raw::Death(d) => Payload::Death {
-            cause: code("death.cause", &d.cause)?,
-            place: code("death.place", &d.place)?,
-        },
+        Raw::MhaDetentionEnded(m) => {
+            Payload::MhaDetentionEnded { detention_id: identifier("mha_detention_ended.detention_id", m.detention_id)? }
+        }
+        Raw::Death(d) => {
+            Payload::Death { cause: code("death.cause", &d.cause)?, place: code("death.place", &d.place)? }
+        }
         Raw::OutcomeMeasure(o) => outcome_measure(o)?,
         Raw::FftResponse(f) => Payload::FftResponse {
             response: code("fft_response.response", &f.response)?,
             team_code: fields::optional(f.team_code),
         },
-        Raw::AccommodationStatus(a) => Payload::AccommodationStatus {
-            status: code("accommodation_status.status", &a.status)?,
-        },
-        Raw::SmokingStatus(s) => Payload::SmokingStatus {
-            status: code("smoking_status.status", &s.status)?,
-        },
+        Raw::AccommodationStatus(a) => {
+            Payload::AccommodationStatus { status: code("accommodation_status.status", &a.status)? }
+        }
+        Raw::SmokingStatus(s) => Payload::SmokingStatus { status: code("smoking_status.status", &s.status)? },
         Raw::WardStayStarted(w) => ward_stay_started(w)?,
-        Raw::WardStayEnded(w) => Payload::WardStayEnded {
-            ward_stay_id: identifier("ward_stay_ended.ward_stay_id", w.ward_stay_id)?,
-        },
+        Raw::WardStayEnded(w) => {
+            Payload::WardStayEnded { ward_stay_id: identifier("ward_stay_ended.ward_stay_id", w.ward_stay_id)? }
+        }
         Raw::RestrictiveIntervention(r) => Payload::RestrictiveIntervention {
             ward_stay_id: identifier("restrictive_intervention.ward_stay_id", r.ward_stay_id)?,
             kind: code("restrictive_intervention.kind", &r.kind)?,
         },
         Raw::EventRetracted(r) => Payload::EventRetracted {
-            retracted_event_id: identifier(
-                "event_retracted.retracted_event_id",
-                r.retracted_event_id,
-            )?,
+            retracted_event_id: identifier("event_retracted.retracted_event_id", r.retracted_event_id)?,
         },
     })
 }
@@ -91,14 +83,8 @@ fn imd_decile(decile: Option<i32>) -> Result<Option<u8>, Rejection> {
 /// so a feed that always fills the reason column is not refused for it.
 fn ward_stay_started(w: v1::WardStayStarted) -> Result<Payload, Rejection> {
     let ward_stay_id = identifier("ward_stay_started.ward_stay_id", w.ward_stay_id)?;
-    let ward_code = fields::required(
-        "ward_stay_started.ward_code",
-        w.ward_code,
-        "send the ward's code",
-    )?;
-    let out_of_area = w
-        .out_of_area
-        .ok_or_else(|| missing("ward_stay_started.out_of_area", "send true or false"))?;
+    let ward_code = fields::required("ward_stay_started.ward_code", w.ward_code, "send the ward's code")?;
+    let out_of_area = w.out_of_area.ok_or_else(|| missing("ward_stay_started.out_of_area", "send true or false"))?;
     let out_of_area_reason = if out_of_area {
         let path = "ward_stay_started.out_of_area_reason";
         if w.out_of_area_reason.is_empty() {
@@ -108,12 +94,7 @@ fn ward_stay_started(w: v1::WardStayStarted) -> Result<Payload, Rejection> {
     } else {
         None
     };
-    Ok(Payload::WardStayStarted {
-        ward_stay_id,
-        ward_code,
-        out_of_area,
-        out_of_area_reason,
-    })
+    Ok(Payload::WardStayStarted { ward_stay_id, ward_code, out_of_area, out_of_area_reason })
 }
 
 /// Item count first (a misaligned rating makes every range message misleading), then each
@@ -140,28 +121,17 @@ fn outcome_measure(o: v1::OutcomeMeasure) -> Result<Payload, Rejection> {
         .iter()
         .enumerate()
         .map(|(i, &item)| {
-            u8::try_from(item)
-                .ok()
-                .filter(|&v| v <= max || (honos && v == HONOS_NOT_KNOWN))
-                .ok_or_else(|| {
-                    let range = if honos {
-                        format!("0–{max}, or {HONOS_NOT_KNOWN} for not known")
-                    } else {
-                        format!("0–{max}")
-                    };
-                    Rejection::new(
-                        RejectReason::ItemOutOfRange,
-                        format!(
-                            "`outcome_measure.items[{i}]` is {item}; {name} items must be {range}"
-                        ),
-                    )
-                })
+            u8::try_from(item).ok().filter(|&v| v <= max || (honos && v == HONOS_NOT_KNOWN)).ok_or_else(|| {
+                let range =
+                    if honos { format!("0–{max}, or {HONOS_NOT_KNOWN} for not known") } else { format!("0–{max}") };
+                Rejection::new(
+                    RejectReason::ItemOutOfRange,
+                    format!("`outcome_measure.items[{i}]` is {item}; {name} items must be {range}"),
+                )
+            })
         })
         .collect::<Result<Vec<u8>, _>>()?;
-    let unknown = items
-        .iter()
-        .filter(|&&v| honos && v == HONOS_NOT_KNOWN)
-        .count();
+    let unknown = items.iter().filter(|&&v| honos && v == HONOS_NOT_KNOWN).count();
     if unknown > 2 {
         return Err(Rejection::new(
             RejectReason::TooManyUnknownItems,
@@ -171,9 +141,5 @@ fn outcome_measure(o: v1::OutcomeMeasure) -> Result<Payload, Rejection> {
             ),
         ));
     }
-    Ok(Payload::OutcomeMeasure {
-        referral_id,
-        instrument,
-        items,
-    })
+    Ok(Payload::OutcomeMeasure { referral_id, instrument, items })
 }

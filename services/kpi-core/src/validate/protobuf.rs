@@ -23,17 +23,11 @@ pub(super) fn decode(bytes: &[u8]) -> Result<v1::Event, Rejection> {
         )
     })?;
     // Cannot fail where the `Event` decode succeeded: same tags, same wire types.
-    let present = PayloadFields::decode(bytes)
-        .map(|p| p.names())
-        .unwrap_or_default();
+    let present = PayloadFields::decode(bytes).map(|p| p.names()).unwrap_or_default();
     if present.len() > 1 {
         return Err(Rejection::new(
             RejectReason::MultiplePayloads,
-            format!(
-                "the event has {} payload fields ({}); send exactly one",
-                present.len(),
-                present.join(", ")
-            ),
+            format!("the event has {} payload fields ({}); send exactly one", present.len(), present.join(", ")),
         ));
     }
     Ok(event)
@@ -65,14 +59,9 @@ impl PayloadFields {
     /// Contract names of the payload fields present, in tag order (which is `PAYLOAD_FIELDS`'s).
     fn names(&self) -> Vec<&'static str> {
         let fields = [
-            &self.f10, &self.f11, &self.f12, &self.f13, &self.f14, &self.f15, &self.f16, &self.f17,
-            &self.f18, &self.f19, &self.f20, &self.f21, &self.f22, &self.f23, &self.f24, &self.f25,
+            &self.f10, &self.f11, &self.f12, &self.f13, &self.f14, &self.f15, &self.f16, &self.f17, &self.f18,
+            &self.f19, &self.f20, &self.f21, &self.f22, &self.f23, &self.f24, &self.f25,
         ];
-        fields
-            .iter()
-            .zip(PAYLOAD_FIELDS)
-            .filter(|(f, _)| f.is_some())
-            .map(|(_, name)| *name)
-            .collect()
+        fields.iter().zip(PAYLOAD_FIELDS).filter(|(f, _)| f.is_some()).map(|(_, name)| *name).collect()
     }
 }

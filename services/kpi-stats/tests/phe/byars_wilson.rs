@@ -19,17 +19,10 @@ fn every_row_matches() {
     let (mut byars, mut wilsons) = (0, 0);
     for row in &rows {
         let c = confidence(row.text("confidence"));
-        let x = row
-            .num("x")
-            .unwrap_or_else(|| panic!("line {}: no x", row.line));
+        let x = row.num("x").unwrap_or_else(|| panic!("line {}: no x", row.line));
         let want_lower = row.num("lowercl");
         let want_upper = row.num("uppercl").expect("every row has an upper limit");
-        let what = format!(
-            "line {} {} x={x} {}",
-            row.line,
-            row.text("method"),
-            c.label()
-        );
+        let what = format!("line {} {} x={x} {}", row.line, row.text("method"), c.label());
         match row.text("method") {
             "Byars" => {
                 byars += 1;

@@ -57,11 +57,7 @@ impl Row {
     /// A count: empty → `None`; panics unless a non-negative whole number.
     pub fn count(&self, col: &str) -> Option<u64> {
         self.num(col).map(|v| {
-            assert!(
-                v >= 0.0 && v.fract() == 0.0,
-                "line {}: {col} = {v} is not a count",
-                self.line
-            );
+            assert!(v >= 0.0 && v.fract() == 0.0, "line {}: {col} = {v} is not a count", self.line);
             v as u64
         })
     }
@@ -75,11 +71,7 @@ impl Row {
         };
         let cells = [self.num("value"), self.num(lo), self.num(hi)];
         match cells {
-            [Some(value), Some(lower), Some(upper)] => Some(Estimate {
-                value,
-                lower,
-                upper,
-            }),
+            [Some(value), Some(lower), Some(upper)] => Some(Estimate { value, lower, upper }),
             [None, None, None] => None,
             _ => panic!("line {}: partly empty value/limits {cells:?}", self.line),
         }
@@ -89,8 +81,7 @@ impl Row {
 /// Every row of `file` in the PHE data directory. Panics if the file is missing or empty.
 pub fn read_rows(file: &str) -> Vec<Row> {
     let path = data_dir().join(file);
-    let mut reader = csv::Reader::from_path(&path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut reader = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let headers: Vec<String> = reader
         .headers()
         .unwrap_or_else(|e| panic!("{}: bad header: {e}", path.display()))
@@ -102,15 +93,8 @@ pub fn read_rows(file: &str) -> Vec<Row> {
         .enumerate()
         .map(|(i, rec)| {
             let rec = rec.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let fields = headers
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(str::to_owned))
-                .collect();
-            Row {
-                line: i + 2,
-                fields,
-            }
+            let fields = headers.iter().cloned().zip(rec.iter().map(str::to_owned)).collect();
+            Row { line: i + 2, fields }
         })
         .collect();
     assert!(!rows.is_empty(), "{} has no data rows", path.display());
@@ -126,11 +110,7 @@ pub struct Checker {
 
 impl Checker {
     pub fn new(file: &'static str) -> Self {
-        Checker {
-            file,
-            compared: 0,
-            worst_rel: 0.0,
-        }
+        Checker { file, compared: 0, worst_rel: 0.0 }
     }
 
     /// Asserts `got` is within 1e-9 relative (or 1e-12 absolute) of `want`.

@@ -23,17 +23,13 @@ fn areas() -> Vec<(String, Vec<AgeBand>)> {
     for row in read_rows(INPUT) {
         let area = row.text("area").to_owned();
         if areas.last().map(|(a, _)| a != &area).unwrap_or(true) {
-            assert!(
-                areas.iter().all(|(a, _)| a != &area),
-                "{area} is not contiguous"
-            );
+            assert!(areas.iter().all(|(a, _)| a != &area), "{area} is not contiguous");
             areas.push((area.clone(), Vec::new()));
         }
         let bands = &mut areas.last_mut().unwrap().1;
         let i = bands.len();
-        let (label, weight) = *ESP2013_WEIGHTS
-            .get(i)
-            .unwrap_or_else(|| panic!("line {}: {area} has more than 19 bands", row.line));
+        let (label, weight) =
+            *ESP2013_WEIGHTS.get(i).unwrap_or_else(|| panic!("line {}: {area} has more than 19 bands", row.line));
         let file_label = row.text("ageband");
         assert!(
             file_label == label || (i, file_label) == MISLABELLED,
@@ -56,9 +52,7 @@ fn areas() -> Vec<(String, Vec<AgeBand>)> {
 
 /// "dsr per 100000" → 100000.
 fn multiplier(statistic: &str) -> Option<f64> {
-    statistic
-        .strip_prefix("dsr per ")
-        .map(|m| m.trim().parse().expect("multiplier"))
+    statistic.strip_prefix("dsr per ").map(|m| m.trim().parse().expect("multiplier"))
 }
 
 #[test]
@@ -84,12 +78,7 @@ fn every_row_matches() {
         let m = multiplier(statistic).unwrap_or(100_000.0);
         for c in Confidence::ALL {
             let want = row.expected(c);
-            assert_eq!(
-                want.is_none(),
-                multiplier(statistic).is_none(),
-                "line {}",
-                row.line
-            );
+            assert_eq!(want.is_none(), multiplier(statistic).is_none(), "line {}", row.line);
             absent += usize::from(want.is_none());
             let what = format!("line {} {area} {statistic} {}", row.line, c.label());
             check.estimate(&what, dobson_dsr(bands, m, c), want);

@@ -24,12 +24,7 @@ fn every_row_matches() {
             // The package's method column agrees with the switch at 10 events.
             let method = row.text("method");
             if !method.is_empty() {
-                assert_eq!(
-                    method,
-                    if x < 10 { "Exact" } else { "Byars" },
-                    "line {}",
-                    row.line
-                );
+                assert_eq!(method, if x < 10 { "Exact" } else { "Byars" }, "line {}", row.line);
                 exact += usize::from(x < 10);
             }
         }
@@ -42,9 +37,6 @@ fn every_row_matches() {
             check.estimate(&what, got, want);
         }
     }
-    assert!(
-        exact > 0 && absent > 0,
-        "exact limits and not-computable rows are exercised"
-    );
+    assert!(exact > 0 && absent > 0, "exact limits and not-computable rows are exercised");
     check.report(rows.len());
 }

@@ -71,12 +71,7 @@ impl<'a> Builder<'a> {
         };
         let recorded = (t + delay).min(self.win.end - 1).max(t);
         let show_recorded = recorded != t || !chance(self.rng, 0.3);
-        self.events.push(Event {
-            occurred: t,
-            recorded,
-            show_recorded,
-            payload,
-        });
+        self.events.push(Event { occurred: t, recorded, show_recorded, payload });
         true
     }
 
@@ -133,14 +128,7 @@ impl<'a> Builder<'a> {
     }
 
     pub fn contact(&mut self, r: u64, t: i64, attended: bool, purpose: &'static str) -> bool {
-        self.clinical(
-            t,
-            Payload::CareContact {
-                referral: r,
-                attended,
-                purpose,
-            },
-        )
+        self.clinical(t, Payload::CareContact { referral: r, attended, purpose })
     }
 }
 

@@ -27,11 +27,7 @@ pub fn inpatient_history(b: &mut Builder, t0: i64) {
         if !b.active(t) {
             break;
         }
-        let end = if chance(b.rng, detain / total) {
-            detention(b, t)
-        } else {
-            informal_stay(b, t)
-        };
+        let end = if chance(b.rng, detain / total) { detention(b, t) } else { informal_stay(b, t) };
         t = end.max(t) + DAY + gap(b);
     }
 }
@@ -83,13 +79,7 @@ fn start(b: &mut Builder, t: i64, section: &'static str) -> Option<u64> {
         return None;
     }
     let d = b.next_detention()?;
-    b.clinical(
-        t,
-        Payload::DetentionStarted {
-            detention: d,
-            section,
-        },
-    );
+    b.clinical(t, Payload::DetentionStarted { detention: d, section });
     Some(d)
 }
 
@@ -139,16 +129,7 @@ fn end_section_three(b: &mut Builder, d: u64, t: i64) -> i64 {
 /// Short-term orders: places of safety (136, 135), emergency (4), holding powers on a ward
 /// (5(2), 5(4)); many lead to a section 2 or 3.
 fn short_term_order(b: &mut Builder, t: i64) -> i64 {
-    let section = pick(
-        b.rng,
-        &[
-            ("136", 50),
-            ("5(2)", 22),
-            ("4", 6),
-            ("135", 10),
-            ("5(4)", 12),
-        ],
-    );
+    let section = pick(b.rng, &[("136", 50), ("5(2)", 22), ("4", 6), ("135", 10), ("5(4)", 12)]);
     if section.starts_with('5') {
         // Holding powers apply to someone already on a ward informally.
         let back = dist::days(dist::uniform(b.rng, 0.5, 14.0));
@@ -156,11 +137,7 @@ fn short_term_order(b: &mut Builder, t: i64) -> i64 {
         let Some(stay) = admit(b, admitted.min(t), false) else {
             return b.win.end;
         };
-        let hours = if section == "5(2)" {
-            dist::int(b.rng, 6, 72)
-        } else {
-            dist::int(b.rng, 1, 6)
-        };
+        let hours = if section == "5(2)" { dist::int(b.rng, 6, 72) } else { dist::int(b.rng, 1, 6) };
         let Some(d) = start(b, t, section) else {
             return close_stay(b, stay, t, t);
         };

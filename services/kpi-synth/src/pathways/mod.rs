@@ -44,11 +44,7 @@ pub fn person_events(p: &Person, rng: &mut Rng, win: &Window) -> Vec<Event> {
     }
     // Self-harm and other presentations seen by liaison teams in acute hospitals.
     let years = (win.end - t0) as f64 / (365.25 * DAY as f64);
-    let liaison = if p.profile == Profile::Smi {
-        0.15
-    } else {
-        0.04
-    };
+    let liaison = if p.profile == Profile::Smi { 0.15 } else { 0.04 };
     for _ in 0..dist::poisson(b.rng, liaison * years) {
         let t = t0 + b.rng.gen_range(0..(win.end - t0).max(1));
         services::episode(&mut b, Service::Liaison, t);
@@ -62,12 +58,7 @@ pub fn person_events(p: &Person, rng: &mut Rng, win: &Window) -> Vec<Event> {
 }
 
 fn demographics(p: &Person, ethnic: &'static str) -> Payload {
-    Payload::Demographics {
-        birth: p.birth,
-        sex: p.sex,
-        ethnic,
-        imd: p.imd,
-    }
+    Payload::Demographics { birth: p.birth, sex: p.sex, ethnic, imd: p.imd }
 }
 
 const CHILD: &[(Service, u32)] = &[
@@ -120,11 +111,8 @@ fn referral_loop(b: &mut Builder, t0: i64, mix: &[(Service, u32)], again: f64) {
 /// and the admissions `mha` adds.
 fn smi(b: &mut Builder, t0: i64) {
     let young = b.p.age_at(t0) < 36;
-    let main = if young && chance(b.rng, 0.6) {
-        Service::EarlyInterventionPsychosis
-    } else {
-        Service::CommunityMentalHealth
-    };
+    let main =
+        if young && chance(b.rng, 0.6) { Service::EarlyInterventionPsychosis } else { Service::CommunityMentalHealth };
     let mut t = t0;
     if chance(b.rng, 0.25) {
         services::episode(b, Service::CrisisHomeTreatment, t0);
@@ -168,89 +156,22 @@ fn death_time(p: &Person, rng: &mut Rng, t0: i64, win: &Window) -> Option<i64> {
 fn death_payload(b: &mut Builder, d: i64) -> Payload {
     let older = b.p.age_at(d) >= 65;
     let cause = if older || b.p.profile == Profile::Dementia {
-        pick(
-            b.rng,
-            &[
-                ("natural", 88),
-                ("suspected_suicide", 3),
-                ("accident", 3),
-                ("other", 4),
-                ("unknown", 2),
-            ],
-        )
+        pick(b.rng, &[("natural", 88), ("suspected_suicide", 3), ("accident", 3), ("other", 4), ("unknown", 2)])
     } else {
-        pick(
-            b.rng,
-            &[
-                ("suspected_suicide", 32),
-                ("accident", 15),
-                ("natural", 38),
-                ("other", 10),
-                ("unknown", 5),
-            ],
-        )
+        pick(b.rng, &[("suspected_suicide", 32), ("accident", 15), ("natural", 38), ("other", 10), ("unknown", 5)])
     };
     let place = match cause {
-        "suspected_suicide" => pick(
-            b.rng,
-            &[
-                ("usual_residence", 55),
-                ("other", 38),
-                ("hospital", 4),
-                ("unknown", 3),
-            ],
-        ),
-        "natural" if b.p.profile == Profile::Dementia => pick(
-            b.rng,
-            &[
-                ("care_home", 40),
-                ("usual_residence", 20),
-                ("hospital", 35),
-                ("hospice", 3),
-                ("other", 2),
-            ],
-        ),
-        "natural" if older => pick(
-            b.rng,
-            &[
-                ("hospital", 42),
-                ("care_home", 22),
-                ("usual_residence", 26),
-                ("hospice", 8),
-                ("other", 2),
-            ],
-        ),
-        "natural" => pick(
-            b.rng,
-            &[
-                ("hospital", 50),
-                ("usual_residence", 35),
-                ("hospice", 12),
-                ("other", 3),
-            ],
-        ),
-        "accident" => pick(
-            b.rng,
-            &[
-                ("other", 50),
-                ("usual_residence", 30),
-                ("hospital", 15),
-                ("unknown", 5),
-            ],
-        ),
-        "other" => pick(
-            b.rng,
-            &[
-                ("hospital", 40),
-                ("usual_residence", 30),
-                ("other", 25),
-                ("unknown", 5),
-            ],
-        ),
-        _ => pick(
-            b.rng,
-            &[("unknown", 60), ("other", 20), ("usual_residence", 20)],
-        ),
+        "suspected_suicide" => pick(b.rng, &[("usual_residence", 55), ("other", 38), ("hospital", 4), ("unknown", 3)]),
+        "natural" if b.p.profile == Profile::Dementia => {
+            pick(b.rng, &[("care_home", 40), ("usual_residence", 20), ("hospital", 35), ("hospice", 3), ("other", 2)])
+        }
+        "natural" if older => {
+            pick(b.rng, &[("hospital", 42), ("care_home", 22), ("usual_residence", 26), ("hospice", 8), ("other", 2)])
+        }
+        "natural" => pick(b.rng, &[("hospital", 50), ("usual_residence", 35), ("hospice", 12), ("other", 3)]),
+        "accident" => pick(b.rng, &[("other", 50), ("usual_residence", 30), ("hospital", 15), ("unknown", 5)]),
+        "other" => pick(b.rng, &[("hospital", 40), ("usual_residence", 30), ("other", 25), ("unknown", 5)]),
+        _ => pick(b.rng, &[("unknown", 60), ("other", 20), ("usual_residence", 20)]),
     };
     Payload::Death { cause, place }
 }

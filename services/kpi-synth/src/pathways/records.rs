@@ -10,27 +10,13 @@ use crate::people::Profile;
 use crate::time::MINUTE;
 pub fn outcome(b: &mut Builder, r: u64, t: i64, instrument: Instrument, total: f64) {
     let items = scores::items(b.rng, instrument, total);
-    b.clinical(
-        t,
-        Payload::Outcome {
-            referral: r,
-            instrument,
-            items,
-        },
-    );
+    b.clinical(t, Payload::Outcome { referral: r, instrument, items });
 }
 
 pub fn fft(b: &mut Builder, t: i64, svc: Service) {
     let response = pick(
         b.rng,
-        &[
-            ("very_good", 58),
-            ("good", 24),
-            ("neither", 6),
-            ("poor", 3),
-            ("very_poor", 2),
-            ("dont_know", 7),
-        ],
+        &[("very_good", 58), ("good", 24), ("neither", 6), ("poor", 3), ("very_poor", 2), ("dont_know", 7)],
     );
     let team = chance(b.rng, 0.7).then(|| svc.team(b.p.locality));
     b.clinical(t, Payload::Fft { response, team });
@@ -105,27 +91,11 @@ pub fn diagnosis(b: &mut Builder, t: i64, r: u64) {
         }
         Profile::Dementia => pick(
             b.rng,
-            &[
-                ("F00.1", 25),
-                ("F00.9", 10),
-                ("G30.1", 12),
-                ("G30.9", 8),
-                ("F01.9", 20),
-                ("F03", 20),
-                ("F02.3", 5),
-            ],
+            &[("F00.1", 25), ("F00.9", 10), ("G30.1", 12), ("G30.9", 8), ("F01.9", 20), ("F03", 20), ("F02.3", 5)],
         ),
-        Profile::Child => pick(
-            b.rng,
-            &[
-                ("F32.1", 20),
-                ("F41.1", 25),
-                ("F90.0", 20),
-                ("F84.0", 10),
-                ("F50.0", 10),
-                ("F43.1", 15),
-            ],
-        ),
+        Profile::Child => {
+            pick(b.rng, &[("F32.1", 20), ("F41.1", 25), ("F90.0", 20), ("F84.0", 10), ("F50.0", 10), ("F43.1", 15)])
+        }
         Profile::Common => pick(
             b.rng,
             &[
@@ -142,11 +112,5 @@ pub fn diagnosis(b: &mut Builder, t: i64, r: u64) {
         ),
     };
     let referral = chance(b.rng, 0.8).then_some(r);
-    b.clinical(
-        t + 40 * MINUTE,
-        Payload::Diagnosis {
-            icd10: code,
-            referral,
-        },
-    );
+    b.clinical(t + 40 * MINUTE, Payload::Diagnosis { icd10: code, referral });
 }

@@ -46,27 +46,20 @@ impl TtCourse {
         let change = dist::normal(rng, 0.52, 0.32);
         let phq1 = (phq0 * (change + dist::normal(rng, 0.0, 0.12)).max(0.0)).clamp(0.0, 27.0);
         let gad1 = (gad0 * (change + dist::normal(rng, 0.0, 0.12)).max(0.0)).clamp(0.0, 21.0);
-        TtCourse {
-            phq: (phq0, phq1),
-            gad: (gad0, gad1),
-        }
+        TtCourse { phq: (phq0, phq1), gad: (gad0, gad1) }
     }
 
     /// Totals part way through (`f` from 0 at the start to 1 at the end).
     pub fn at(&self, rng: &mut Rng, f: f64) -> (f64, f64) {
         let lerp = |(a, b): (f64, f64)| a + (b - a) * f;
-        (
-            lerp(self.phq) + dist::normal(rng, 0.0, 1.5),
-            lerp(self.gad) + dist::normal(rng, 0.0, 1.2),
-        )
+        (lerp(self.phq) + dist::normal(rng, 0.0, 1.5), lerp(self.gad) + dist::normal(rng, 0.0, 1.2))
     }
 }
 
 /// HoNOS totals (first, last): a quarter improve reliably (by 8 or more), a few deteriorate.
 pub fn honos_pair(rng: &mut Rng) -> (f64, f64) {
     let first = dist::normal(rng, 14.0, 5.5).clamp(0.0, 40.0);
-    let last = (first * dist::normal(rng, 0.72, 0.3).max(0.0) + dist::normal(rng, 0.0, 2.0))
-        .clamp(0.0, 48.0);
+    let last = (first * dist::normal(rng, 0.72, 0.3).max(0.0) + dist::normal(rng, 0.0, 2.0)).clamp(0.0, 48.0);
     (first, last)
 }
 

@@ -44,9 +44,7 @@ impl Service {
     /// The team for a person's locality.
     pub fn team(self, locality: usize) -> &'static str {
         let teams: &[&'static str] = match self {
-            Self::CommunityMentalHealth => {
-                &["RXT-CMHT-N", "RXT-CMHT-S", "RXT-CMHT-E", "RXT-CMHT-W"]
-            }
+            Self::CommunityMentalHealth => &["RXT-CMHT-N", "RXT-CMHT-S", "RXT-CMHT-E", "RXT-CMHT-W"],
             Self::TalkingTherapies => &["RXT-TT-1", "RXT-TT-2"],
             Self::CrisisHomeTreatment => &["RXT-CRHT"],
             Self::Inpatient => &["RXT-ADM"],
@@ -68,25 +66,14 @@ pub fn referral(b: &mut Builder, t: i64, svc: Service) -> Option<u64> {
     }
     let r = b.next_referral()?;
     let team = chance(b.rng, 0.9).then(|| svc.team(b.p.locality));
-    b.emit(
-        t,
-        Payload::ReferralReceived {
-            referral: r,
-            service: svc.code(),
-            team,
-        },
-    );
+    b.emit(t, Payload::ReferralReceived { referral: r, service: svc.code(), team });
     Some(r)
 }
 
 /// One referral from receipt to discharge; returns the discharge time (or the window's end
 /// while it stays open).
 pub fn episode(b: &mut Builder, svc: Service, start: i64) -> i64 {
-    let start = if matches!(svc, Service::Liaison | Service::CrisisHomeTreatment) {
-        start
-    } else {
-        b.office(start)
-    };
+    let start = if matches!(svc, Service::Liaison | Service::CrisisHomeTreatment) { start } else { b.office(start) };
     let Some(r) = referral(b, start, svc) else {
         return b.win.end;
     };
@@ -155,13 +142,7 @@ fn memory(b: &mut Builder, r: u64, start: i64) -> i64 {
         diagnosis(b, t, r);
     } else if b.p.profile != Profile::Dementia && chance(b.rng, 0.3) {
         let referral = Some(r);
-        b.clinical(
-            t,
-            Payload::Diagnosis {
-                icd10: "F06.7",
-                referral,
-            },
-        );
+        b.clinical(t, Payload::Diagnosis { icd10: "F06.7", referral });
     }
     if chance(b.rng, 0.3) {
         let total = scores::honos_pair(b.rng).0;
@@ -189,11 +170,7 @@ fn brief(b: &mut Builder, r: u64, start: i64, svc: Service) -> i64 {
     for k in 0..dist::int(b.rng, 1, 4) {
         let v = dist::int(b.rng, 7, 21);
         t = b.office(t + v * DAY);
-        let purpose = if k == 0 {
-            "assessment"
-        } else {
-            one_of(b.rng, &["treatment", "review", "other"])
-        };
+        let purpose = if k == 0 { "assessment" } else { one_of(b.rng, &["treatment", "review", "other"]) };
         let v = chance(b.rng, 0.85);
         if !b.contact(r, t, v, purpose) {
             return b.discharge(r, t);

@@ -63,48 +63,24 @@ pub fn admit(b: &mut Builder, t: i64, forensic: bool) -> Option<Stay> {
     } else {
         (one_of(b.rng, ACUTE_WARDS), None)
     };
-    b.emit(
-        t,
-        Payload::WardStarted {
-            stay: id,
-            ward,
-            out_of_area: reason,
-        },
-    );
+    b.emit(t, Payload::WardStarted { stay: id, ward, out_of_area: reason });
     let v = dist::int(b.rng, 1, 4);
     b.contact(referral, t + v * HOUR, true, "assessment");
     let honos = chance(b.rng, 0.6).then(|| scores::honos_pair(b.rng));
     if let Some((first, _)) = honos {
         let items = scores::items(b.rng, Instrument::Honos, first);
-        b.clinical(
-            t + 5 * HOUR,
-            Payload::Outcome {
-                referral,
-                instrument: Instrument::Honos,
-                items,
-            },
-        );
+        b.clinical(t + 5 * HOUR, Payload::Outcome { referral, instrument: Instrument::Honos, items });
     }
     if b.p.profile == Profile::Smi && chance(b.rng, 0.5) {
         super::records::statuses(b, t + 6 * HOUR);
     }
-    Some(Stay {
-        id,
-        referral,
-        start: t,
-        forensic,
-        honos,
-    })
+    Some(Stay { id, referral, start: t, forensic, honos })
 }
 
 /// Ward reviews, restrictive interventions and discharge; the stay ends some days after the
 /// detention (`detained_until`) or at `planned`, whichever is later. Returns the end.
 pub fn close_stay(b: &mut Builder, stay: Stay, planned: i64, detained_until: i64) -> i64 {
-    let extra = if chance(b.rng, 0.3) {
-        0
-    } else {
-        dist::days(dist::uniform(b.rng, 0.5, 21.0))
-    };
+    let extra = if chance(b.rng, 0.3) { 0 } else { dist::days(dist::uniform(b.rng, 0.5, 21.0)) };
     let planned = planned.max(detained_until + extra).max(stay.start + HOUR);
     let ended = b.end_time(planned);
     let until = ended.unwrap_or(b.win.end).max(stay.start);
@@ -113,22 +89,14 @@ pub fn close_stay(b: &mut Builder, stay: Stay, planned: i64, detained_until: i64
     while review < until {
         let v = chance(b.rng, 0.95);
         b.contact(r, review, v, "review");
-        review += if review - stay.start < 56 * DAY {
-            7 * DAY
-        } else {
-            28 * DAY
-        };
+        review += if review - stay.start < 56 * DAY { 7 * DAY } else { 28 * DAY };
     }
     // Restrictive interventions: most while detained, most in the first week.
     let detained = (detained_until.min(until) - stay.start).max(0) as f64 / DAY as f64;
     let informal = (until - stay.start) as f64 / DAY as f64 - detained;
     let rate = if stay.forensic { 0.015 } else { 0.05 };
     let first_week = detained.min(7.0) * rate * 2.0;
-    let n = dist::poisson(
-        b.rng,
-        rate * detained + 0.008 * informal.max(0.0) + first_week,
-    )
-    .min(100);
+    let n = dist::poisson(b.rng, rate * detained + 0.008 * informal.max(0.0) + first_week).min(100);
     let span = (until - stay.start).max(1);
     for _ in 0..n {
         let u = dist::uniform(b.rng, 0.0, 1.0);
@@ -144,26 +112,13 @@ pub fn close_stay(b: &mut Builder, stay: Stay, planned: i64, detained_until: i64
                 ("other_chemical_restraint", 15),
             ],
         );
-        b.clinical(
-            at,
-            Payload::Restrictive {
-                stay: stay.id,
-                kind,
-            },
-        );
+        b.clinical(at, Payload::Restrictive { stay: stay.id, kind });
     }
     let Some(e) = ended else { return b.win.end };
     if let Some((_, last)) = stay.honos {
         if b.alive(e) && e - 2 * HOUR > stay.start {
             let items = scores::items(b.rng, Instrument::Honos, last);
-            b.clinical(
-                e - 2 * HOUR,
-                Payload::Outcome {
-                    referral: r,
-                    instrument: Instrument::Honos,
-                    items,
-                },
-            );
+            b.clinical(e - 2 * HOUR, Payload::Outcome { referral: r, instrument: Instrument::Honos, items });
         }
     }
     b.emit(e, Payload::WardEnded { stay: stay.id });

@@ -29,9 +29,7 @@ pub const PAYLOADS: [&str; 16] = [
 ];
 
 const SEX: &[&str] = &["1", "2", "9", "X"];
-const ETHNIC: &[&str] = &[
-    "A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "Z", "99",
-];
+const ETHNIC: &[&str] = &["A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "Z", "99"];
 const SERVICE: &[&str] = &[
     "community_mental_health",
     "crisis_home_treatment",
@@ -46,33 +44,13 @@ const SERVICE: &[&str] = &[
 ];
 const PURPOSE: &[&str] = &["assessment", "treatment", "review", "other"];
 pub const SECTION: &[&str] = &[
-    "2", "3", "4", "5(2)", "5(4)", "35", "36", "37", "37/41", "38", "44", "45A", "47", "47/49",
-    "48", "48/49", "135", "136",
+    "2", "3", "4", "5(2)", "5(4)", "35", "36", "37", "37/41", "38", "44", "45A", "47", "47/49", "48", "48/49", "135",
+    "136",
 ];
-const CAUSE: &[&str] = &[
-    "suspected_suicide",
-    "natural",
-    "accident",
-    "other",
-    "unknown",
-];
-const PLACE: &[&str] = &[
-    "usual_residence",
-    "care_home",
-    "hospital",
-    "hospice",
-    "other",
-    "unknown",
-];
+const CAUSE: &[&str] = &["suspected_suicide", "natural", "accident", "other", "unknown"];
+const PLACE: &[&str] = &["usual_residence", "care_home", "hospital", "hospice", "other", "unknown"];
 const INSTRUMENT: &[&str] = &["PHQ9", "GAD7", "HONOS", "REQOL10"];
-const RESPONSE: &[&str] = &[
-    "very_good",
-    "good",
-    "neither",
-    "poor",
-    "very_poor",
-    "dont_know",
-];
+const RESPONSE: &[&str] = &["very_good", "good", "neither", "poor", "very_poor", "dont_know"];
 const ACCOMMODATION: &[&str] = &[
     "settled_mainstream",
     "settled_supported",
@@ -85,14 +63,8 @@ const ACCOMMODATION: &[&str] = &[
     "unknown",
 ];
 const SMOKING: &[&str] = &["current", "ex", "never", "unknown"];
-const REASON: &[&str] = &[
-    "no_local_bed",
-    "safeguarding",
-    "offending_restrictions",
-    "staff_or_family",
-    "patient_choice",
-    "unknown",
-];
+const REASON: &[&str] =
+    &["no_local_bed", "safeguarding", "offending_restrictions", "staff_or_family", "patient_choice", "unknown"];
 const KIND: &[&str] = &[
     "physical_restraint",
     "mechanical_restraint",
@@ -115,10 +87,7 @@ pub struct Valid {
 
 impl Valid {
     pub fn str(&self, field: &str) -> &str {
-        self.payload
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.payload.get(field).and_then(Value::as_str).unwrap_or("")
     }
 }
 
@@ -182,11 +151,7 @@ fn person(v: &Value) -> Result<String, &'static str> {
         _ => return Err("ill_typed_field"),
     };
     if s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit()) {
-        return if nhs_ok(s) {
-            Ok(s.clone())
-        } else {
-            Err("invalid_nhs_number")
-        };
+        return if nhs_ok(s) { Ok(s.clone()) } else { Err("invalid_nhs_number") };
     }
     match s.strip_prefix("local:") {
         Some(rest) if !rest.is_empty() => Ok(s.clone()),
@@ -201,11 +166,8 @@ pub fn classify(line: &str) -> Result<Valid, &'static str> {
         return Err("malformed_json");
     };
     // Protobuf JSON parsers accept a field's lowerCamelCase name as well as its own.
-    let present: Vec<&'static str> = PAYLOADS
-        .iter()
-        .copied()
-        .filter(|k| obj.contains_key(*k) || obj.contains_key(&camel(k)))
-        .collect();
+    let present: Vec<&'static str> =
+        PAYLOADS.iter().copied().filter(|k| obj.contains_key(*k) || obj.contains_key(&camel(k))).collect();
     let kind = match present.len() {
         0 => return Err("missing_payload"),
         1 => present[0],
@@ -230,14 +192,7 @@ pub fn classify(line: &str) -> Result<Valid, &'static str> {
         return Err("ill_typed_field");
     };
     payload(kind, p)?;
-    Ok(Valid {
-        event_id,
-        person_id,
-        kind,
-        occurred,
-        recorded,
-        payload: p.clone(),
-    })
+    Ok(Valid { event_id, person_id, kind, occurred, recorded, payload: p.clone() })
 }
 
 fn payload(kind: &str, p: &Map<String, Value>) -> Result<(), &'static str> {
@@ -319,11 +274,7 @@ fn payload(kind: &str, p: &Map<String, Value>) -> Result<(), &'static str> {
 
 fn items(instrument: &str, v: Option<&Value>) -> Result<(), &'static str> {
     let Some(Value::Array(items)) = v else {
-        return Err(if v.is_none() {
-            "missing_field"
-        } else {
-            "ill_typed_field"
-        });
+        return Err(if v.is_none() { "missing_field" } else { "ill_typed_field" });
     };
     let mut values = Vec::new();
     for i in items {
@@ -339,10 +290,7 @@ fn items(instrument: &str, v: Option<&Value>) -> Result<(), &'static str> {
         return Err("wrong_item_count");
     }
     let honos = instrument == "HONOS";
-    if values
-        .iter()
-        .any(|&x| x < 0 || (x > max && !(honos && x == 9)))
-    {
+    if values.iter().any(|&x| x < 0 || (x > max && !(honos && x == 9))) {
         return Err("item_out_of_range");
     }
     if honos && values.iter().filter(|&&x| x == 9).count() > 2 {

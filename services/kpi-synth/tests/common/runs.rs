@@ -13,10 +13,7 @@ pub struct Run {
 pub fn run(cfg: &SynthConfig) -> Run {
     let mut out = Vec::new();
     let summary = generate(cfg, &mut out, |_| {}).expect("generate");
-    Run {
-        text: String::from_utf8(out).expect("UTF-8"),
-        summary,
-    }
+    Run { text: String::from_utf8(out).expect("UTF-8"), summary }
 }
 
 /// The default configuration (5,000 people, 24 months), generated once for all tests.
@@ -26,11 +23,7 @@ pub fn default_run() -> &'static Run {
 }
 
 pub fn small(people: u32, months: u32) -> SynthConfig {
-    SynthConfig {
-        people,
-        months,
-        ..Default::default()
-    }
+    SynthConfig { people, months, ..Default::default() }
 }
 
 pub fn valid_lines(text: &str) -> Vec<Valid> {
