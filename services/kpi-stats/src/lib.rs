@@ -18,6 +18,7 @@ mod proportion;
 mod quantile;
 mod rate;
 mod ratio;
+pub mod spc;
 
 pub use confidence::Confidence;
 pub use disclosure::publish_count;
