@@ -97,7 +97,11 @@ fn rate_numerator(rate_indicator: &str) -> Option<&'static str> {
     })
 }
 
-fn limits(estimate: impl Fn(Confidence) -> Option<Estimate>) -> (Option<f64>, Option<(f64, f64)>, Option<(f64, f64)>) {
+/// A lower and upper confidence limit, when the value has them.
+pub type Limits = Option<(f64, f64)>;
+
+/// The value and its 95% and 99.8% limits.
+fn limits(estimate: impl Fn(Confidence) -> Option<Estimate>) -> (Option<f64>, Limits, Limits) {
     let e95 = estimate(Confidence::P95);
     let e998 = estimate(Confidence::P99_8);
     (e95.map(|e| e.value), e95.map(|e| (e.lower, e.upper)), e998.map(|e| (e.lower, e.upper)))

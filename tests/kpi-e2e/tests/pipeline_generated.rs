@@ -55,6 +55,8 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     for r in &rows {
         let key: (String, String, chrono::NaiveDate, String, String) =
             (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        // numerator, value, lower95, upper95, lower998, upper998
+        #[allow(clippy::type_complexity)]
         let numbers: (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>) =
             (r.get(5), r.get(6), r.get(7), r.get(8), r.get(9), r.get(10));
         stored.insert(key, numbers);
