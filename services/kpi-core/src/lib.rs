@@ -15,6 +15,7 @@
 //! - [`replay`]: the engine's semantics in memory, the reference the services are tested against.
 //! - [`population`]: the reference population files behind rates per population.
 //! - [`values`]: counts → values with confidence limits, and disclosure control.
+//! - [`spc`]: Making Data Count charts of the monthly series, suppressed with their counts.
 
 pub mod codes;
 pub mod contrib;
@@ -26,6 +27,7 @@ pub mod population;
 pub mod pseudonym;
 pub mod reject;
 pub mod replay;
+pub mod spc;
 pub mod strata;
 pub mod validate;
 pub mod values;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use kpi_core::period::PeriodKind;
+use kpi_core::spc::SpcRow;
 use kpi_core::values::PublishedValue;
 use prometheus::{GaugeVec, Opts, Registry};
 
@@ -22,7 +23,14 @@ pub struct IndicatorGauges {
     upper998: GaugeVec,
     suppressed: GaugeVec,
     period_end: GaugeVec,
+    spc_mean: GaugeVec,
+    spc_lower: GaugeVec,
+    spc_upper: GaugeVec,
+    spc_special_cause: GaugeVec,
+    spc_variation: GaugeVec,
 }
+
+const SPC_LABELS: [&str; 3] = ["indicator", "stratum_type", "stratum"];
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::Result<GaugeVec> {
     let gauge = GaugeVec::new(Opts::new(name, help), labels)?;
@@ -81,11 +89,26 @@ impl IndicatorGauges {
                 "End (Unix time, start of the last day) of the latest period the gauges show.",
                 &["indicator", "period_kind"],
             )?,
+            spc_mean: gauge(registry, "kpi_indicator_spc_mean", "SPC mean of the monthly series.", &SPC_LABELS)?,
+            spc_lower: gauge(registry, "kpi_indicator_spc_lower_limit", "SPC lower process limit.", &SPC_LABELS)?,
+            spc_upper: gauge(registry, "kpi_indicator_spc_upper_limit", "SPC upper process limit.", &SPC_LABELS)?,
+            spc_special_cause: gauge(
+                registry,
+                "kpi_indicator_spc_special_cause",
+                "1 when the latest month is special-cause variation, else 0.",
+                &SPC_LABELS,
+            )?,
+            spc_variation: gauge(
+                registry,
+                "kpi_indicator_spc_variation",
+                "1 for the variation icon of the latest month (label icon).",
+                &["indicator", "stratum_type", "stratum", "icon"],
+            )?,
         })
     }
 
-    /// Replaces every gauge with the latest period's published values.
-    pub fn show(&self, published: &[PublishedValue]) {
+    /// Replaces every gauge with the latest period's published values and SPC reading.
+    pub fn show(&self, published: &[PublishedValue], spc: &[SpcRow]) {
         let mut latest: BTreeMap<(&str, PeriodKind), NaiveDate> = BTreeMap::new();
         for v in published {
             let end = latest.entry((v.indicator, v.period.kind)).or_insert(v.period.end);
@@ -100,6 +123,11 @@ impl IndicatorGauges {
             &self.upper998,
             &self.suppressed,
             &self.period_end,
+            &self.spc_mean,
+            &self.spc_lower,
+            &self.spc_upper,
+            &self.spc_special_cause,
+            &self.spc_variation,
         ] {
             g.reset();
         }
@@ -124,6 +152,19 @@ impl IndicatorGauges {
                 self.lower998.with_label_values(&labels).set(lower);
                 self.upper998.with_label_values(&labels).set(upper);
             }
+        }
+        // Rows come series by series in date order, so the last row of a series is its latest.
+        let mut latest: BTreeMap<(&str, &str, &str), &SpcRow> = BTreeMap::new();
+        for row in spc {
+            latest.insert((row.indicator, row.stratum.kind.code(), row.stratum.value), row);
+        }
+        for ((indicator, stratum_type, stratum), row) in latest {
+            let labels = [indicator, stratum_type, stratum];
+            self.spc_mean.with_label_values(&labels).set(row.mean);
+            self.spc_lower.with_label_values(&labels).set(row.lower_limit);
+            self.spc_upper.with_label_values(&labels).set(row.upper_limit);
+            self.spc_special_cause.with_label_values(&labels).set(if row.special_cause.is_some() { 1.0 } else { 0.0 });
+            self.spc_variation.with_label_values(&[indicator, stratum_type, stratum, row.variation_icon]).set(1.0);
         }
     }
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use kpi_core::population::Population;
+use kpi_core::spc::spc_rows;
 use kpi_core::values::{compute, month_range, publish};
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::settings::PublisherSettings;
@@ -71,7 +72,7 @@ pub async fn run(
     Ok(())
 }
 
-/// One refresh: counts → values → both tables and the gauges. Returns the number of values.
+/// One refresh: counts → values and SPC → the three tables and the gauges. Returns the number of values.
 pub async fn refresh(
     pool: &PgPool,
     population: &Population,
@@ -81,7 +82,8 @@ pub async fn refresh(
     let Some(range) = month_range(&counts) else { return Ok(0) };
     let values = compute(&counts, population, range);
     let published: Vec<_> = values.iter().map(publish).collect();
-    write_values(pool, &values, &published, Utc::now()).await?;
-    gauges.show(&published);
+    let spc = spc_rows(&values);
+    write_values(pool, &values, &published, &spc, Utc::now()).await?;
+    gauges.show(&published, &spc);
     Ok(values.len())
 }

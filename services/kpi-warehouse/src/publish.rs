@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kpi_core::contrib::{Counts, Key, Tally};
 use kpi_core::indicators::{Method, CATALOGUE};
 use kpi_core::period::{Period, PeriodKind};
+use kpi_core::spc::SpcRow;
 use kpi_core::strata::{Stratum, StratumType};
 use kpi_core::values::{IndicatorValue, PublishedValue};
 use sqlx::{PgPool, Row};
@@ -75,6 +76,43 @@ pub async fn write_catalogue(pool: &PgPool) -> Result<(), WarehouseError> {
     Ok(())
 }
 
+async fn write_spc(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    rows: &[SpcRow],
+    computed_at: DateTime<Utc>,
+) -> Result<(), WarehouseError> {
+    sqlx::query("DELETE FROM indicator_spc").execute(&mut **tx).await?;
+    let column = |f: fn(&SpcRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    let indicator: Vec<&str> = rows.iter().map(|r| r.indicator).collect();
+    let stratum_type: Vec<&str> = rows.iter().map(|r| r.stratum.kind.code()).collect();
+    let stratum_value: Vec<&str> = rows.iter().map(|r| r.stratum.value).collect();
+    let end: Vec<NaiveDate> = rows.iter().map(|r| r.period_end).collect();
+    let special: Vec<Option<&str>> = rows.iter().map(|r| r.special_cause).collect();
+    let variation: Vec<&str> = rows.iter().map(|r| r.variation_icon).collect();
+    let assurance: Vec<Option<&str>> = rows.iter().map(|r| r.assurance_icon).collect();
+    sqlx::query(
+        "INSERT INTO indicator_spc (indicator, stratum_type, stratum_value, period_end, value, mean,
+             lower_limit, upper_limit, special_cause, variation_icon, assurance_icon, computed_at)
+         SELECT *, $12 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::float8[], $6::float8[],
+             $7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[])",
+    )
+    .bind(&indicator)
+    .bind(&stratum_type)
+    .bind(&stratum_value)
+    .bind(&end)
+    .bind(column(|r| r.value))
+    .bind(column(|r| r.mean))
+    .bind(column(|r| r.lower_limit))
+    .bind(column(|r| r.upper_limit))
+    .bind(&special)
+    .bind(&variation)
+    .bind(&assurance)
+    .bind(computed_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Columns of a values table, filled row by row and bound as arrays.
 #[derive(Default)]
 struct ValueColumns {
@@ -123,11 +161,13 @@ impl ValueColumns {
     }
 }
 
-/// Replaces `indicator_values` and `indicator_values_published` in one transaction.
+/// Replaces `indicator_values`, `indicator_values_published` and `indicator_spc` in one
+/// transaction.
 pub async fn write_values(
     pool: &PgPool,
     values: &[IndicatorValue],
     published: &[PublishedValue],
+    spc: &[SpcRow],
     computed_at: DateTime<Utc>,
 ) -> Result<(), WarehouseError> {
     let mut restricted = ValueColumns::default();
@@ -206,6 +246,7 @@ pub async fn write_values(
     .bind(computed_at)
     .execute(&mut *tx)
     .await?;
+    write_spc(&mut tx, spc, computed_at).await?;
     tx.commit().await?;
     Ok(())
 }

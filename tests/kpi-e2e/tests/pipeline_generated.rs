@@ -80,6 +80,33 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
         assert_eq!(stored.get(&key), Some(&want), "{key:?}");
     }
 
+    // SPC: every chart of the monthly all / ethnic-group series, point for point as the core
+    // computes it from the same values.
+    let spc = kpi_core::spc::spc_rows(&expected);
+    assert!(!spc.is_empty());
+    let stored_spc: BTreeMap<(String, String, String, chrono::NaiveDate), (f64, f64, Option<String>, String)> =
+        sqlx::query(
+            "SELECT indicator, stratum_type, stratum_value, period_end, value, upper_limit, special_cause, variation_icon
+             FROM indicator_spc",
+        )
+        .fetch_all(&pipeline.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2), r.get(3)), (r.get(4), r.get(5), r.get(6), r.get(7))))
+        .collect();
+    assert_eq!(stored_spc.len(), spc.len());
+    for row in &spc {
+        let key = (
+            row.indicator.to_owned(),
+            row.stratum.kind.code().to_owned(),
+            row.stratum.value.to_owned(),
+            row.period_end,
+        );
+        let want = (row.value, row.upper_limit, row.special_cause.map(str::to_owned), row.variation_icon.to_owned());
+        assert_eq!(stored_spc.get(&key), Some(&want), "{key:?}");
+    }
+
     // Disclosure control on every published row.
     let published = sqlx::query("SELECT stratum_type, numerator, suppressed FROM indicator_values_published")
         .fetch_all(&pipeline.pool)
