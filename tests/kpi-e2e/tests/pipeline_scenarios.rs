@@ -42,3 +42,49 @@ async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
     .unwrap();
     assert!((rate - 4.0 / 599_972.0 * 100_000.0).abs() < 1e-9, "{rate}");
 }
+
+/// Whether `role` may select from `table`: runs the query under `SET ROLE` in a transaction.
+async fn can_read(pool: &sqlx::PgPool, role: &str, table: &str) -> bool {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(&format!("SET LOCAL ROLE {role}")).execute(&mut *tx).await.unwrap();
+    let result = sqlx::query(&format!("SELECT count(*) FROM {table}")).execute(&mut *tx).await;
+    let _ = tx.rollback().await;
+    match result {
+        Ok(_) => true,
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => false,
+        Err(e) => panic!("{role} reading {table}: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warehouse_roles_see_only_what_they_are_for() {
+    let mut pipeline = Pipeline::start(1).await;
+    pipeline.spawn(kpi_e2e::pipeline::Service::Publisher);
+    // The publisher migrates on start; wait for the catalogue it writes.
+    let started = std::time::Instant::now();
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM indicator_catalogue")
+        .fetch_one(&pipeline.pool)
+        .await
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "no catalogue:\n{}", pipeline.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let published = ["indicator_catalogue", "indicator_values_published", "indicator_spc"];
+    let restricted = ["indicator_values", "indicator_counts"];
+    let person_level = ["person_state", "events_seen", "retractions", "engine_offsets"];
+    for table in published {
+        assert!(can_read(&pipeline.pool, "kpi_reader", table).await, "reader must read {table}");
+        assert!(can_read(&pipeline.pool, "kpi_analyst", table).await, "analyst must read {table}");
+    }
+    for table in restricted {
+        assert!(!can_read(&pipeline.pool, "kpi_reader", table).await, "reader must not read {table}");
+        assert!(can_read(&pipeline.pool, "kpi_analyst", table).await, "analyst must read {table}");
+    }
+    for table in person_level {
+        assert!(!can_read(&pipeline.pool, "kpi_reader", table).await, "reader must not read {table}");
+        assert!(!can_read(&pipeline.pool, "kpi_analyst", table).await, "analyst must not read {table}");
+        assert!(can_read(&pipeline.pool, "kpi_writer", table).await, "writer must read {table}");
+    }
+}
