@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use kpi_stats::spc::{analyse, Direction as SpcDirection, Reading, SpcSettings};
+pub use kpi_stats::spc::SpcSettings;
+use kpi_stats::spc::{analyse, Direction as SpcDirection, Reading};
 
 use crate::indicators::{indicator, Direction};
 use crate::period::PeriodKind;
@@ -49,7 +50,7 @@ fn reading_code(reading: Reading) -> &'static str {
 /// SPC rows for every monthly series of the `all` and `ethnic_group` strata. A series with a
 /// point that has no value, or (outside `all`) a point made from a count below the disclosure
 /// threshold, gets no chart: SPC output is suppressed with the counts it is made from.
-pub fn spc_rows(values: &[IndicatorValue]) -> Vec<SpcRow> {
+pub fn spc_rows(values: &[IndicatorValue], settings: SpcSettings) -> Vec<SpcRow> {
     let mut series: BTreeMap<(&'static str, Stratum), Vec<&IndicatorValue>> = BTreeMap::new();
     for v in values.iter().filter(|v| v.period.kind == PeriodKind::Month) {
         if matches!(v.stratum.kind, StratumType::All | StratumType::EthnicGroup) {
@@ -67,7 +68,7 @@ pub fn spc_rows(values: &[IndicatorValue]) -> Vec<SpcRow> {
             continue;
         }
         let direction = spc_direction(catalogued.direction);
-        let Some(chart) = analyse(&ys, direction, catalogued.target, SpcSettings::default()) else { continue };
+        let Some(chart) = analyse(&ys, direction, catalogued.target, settings) else { continue };
         let assurance_icon = chart.assurance.map(|a| a.code());
         for (v, point) in points.iter().zip(&chart.points) {
             rows.push(SpcRow {
@@ -115,7 +116,7 @@ mod tests {
         // statistics.md: mean 1.9444, limits 6.95 and -3.06; the 10 is special cause, and a
         // high point on a lower-is-better indicator is a concern.
         let counts = [1, 2, 1, 2, 10, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1];
-        let rows = spc_rows(&series(Stratum::ALL, &counts));
+        let rows = spc_rows(&series(Stratum::ALL, &counts), SpcSettings::default());
         assert_eq!(rows.len(), 18);
         assert!((rows[0].mean - 35.0 / 18.0).abs() < 1e-12);
         assert!((rows[0].upper_limit - 6.95).abs() < 0.005);
@@ -130,9 +131,9 @@ mod tests {
     fn a_series_with_a_small_count_outside_the_trust_total_is_not_charted() {
         let black = Stratum { kind: StratumType::EthnicGroup, value: "black" };
         let mut counts = vec![8; 18];
-        assert_eq!(spc_rows(&series(black, &counts)).len(), 18);
+        assert_eq!(spc_rows(&series(black, &counts), SpcSettings::default()).len(), 18);
         counts[3] = 4;
-        assert!(spc_rows(&series(black, &counts)).is_empty());
-        assert_eq!(spc_rows(&series(Stratum::ALL, &counts)).len(), 18);
+        assert!(spc_rows(&series(black, &counts), SpcSettings::default()).is_empty());
+        assert_eq!(spc_rows(&series(Stratum::ALL, &counts), SpcSettings::default()).len(), 18);
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use kpi_core::population::Population;
-use kpi_core::spc::spc_rows;
+use kpi_core::spc::{spc_rows, SpcSettings};
 use kpi_core::values::{compute, month_range, publish};
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::settings::PublisherSettings;
@@ -37,6 +37,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let population = load_population(settings)?;
+    let spc = SpcSettings::new(settings.spc_baseline, settings.spc_shift_length, settings.spc_trend_length)
+        .context("publisher.spc_* settings")?;
     let interval = Duration::from_millis(settings.interval_ms);
     let mut catalogue_written = false;
     let mut published_version: Option<DateTime<Utc>> = None;
@@ -50,7 +52,7 @@ pub async fn run(
             let version = counts_version(&pool).await?;
             if version.is_some() && version != published_version {
                 let started = Instant::now();
-                let rows = refresh(&pool, &population, &gauges).await?;
+                let rows = refresh(&pool, &population, spc, &gauges).await?;
                 metrics.refreshed(rows, started.elapsed().as_secs_f64());
                 published_version = version;
             }
@@ -76,13 +78,14 @@ pub async fn run(
 pub async fn refresh(
     pool: &PgPool,
     population: &Population,
+    spc_settings: SpcSettings,
     gauges: &IndicatorGauges,
 ) -> Result<usize, WarehouseError> {
     let counts = read_counts(pool).await?;
     let Some(range) = month_range(&counts) else { return Ok(0) };
     let values = compute(&counts, population, range);
     let published: Vec<_> = values.iter().map(publish).collect();
-    let spc = spc_rows(&values);
+    let spc = spc_rows(&values, spc_settings);
     write_values(pool, &values, &published, &spc, Utc::now()).await?;
     gauges.show(&published, &spc);
     Ok(values.len())

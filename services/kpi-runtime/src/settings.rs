@@ -117,6 +117,12 @@ pub struct PublisherSettings {
     pub population_file: PathBuf,
     pub population_imd_file: PathBuf,
     pub admin_listen: SocketAddr,
+    /// SPC: points from which mean and limits are computed (all points when unset; at least 2).
+    pub spc_baseline: Option<usize>,
+    /// SPC: points in a run on one side of the mean that signal a shift (6 to 8).
+    pub spc_shift_length: usize,
+    /// SPC: points each higher (or lower) than the one before that signal a trend (6 to 8).
+    pub spc_trend_length: usize,
 }
 
 impl Default for PublisherSettings {
@@ -126,6 +132,9 @@ impl Default for PublisherSettings {
             population_file: "deploy/reference/population.csv".into(),
             population_imd_file: "deploy/reference/population_imd.csv".into(),
             admin_listen: "127.0.0.1:9103".parse().expect("valid address"),
+            spc_baseline: None,
+            spc_shift_length: 6,
+            spc_trend_length: 6,
         }
     }
 }
@@ -232,6 +241,19 @@ impl Settings {
             return invalid("engine.batch_max_events", "batch size and wait must both be above zero");
         }
         if needs.publisher {
+            let p = &self.publisher;
+            if !(6..=8).contains(&p.spc_shift_length) || !(6..=8).contains(&p.spc_trend_length) {
+                return invalid(
+                    "publisher.spc_shift_length",
+                    "SPC shift and trend lengths must be 6 to 8 points (the NHS England SPC tool allows 6-8)",
+                );
+            }
+            if p.spc_baseline.is_some_and(|b| b < 2) {
+                return invalid(
+                    "publisher.spc_baseline",
+                    "an SPC baseline needs at least 2 points; leave it unset to use all",
+                );
+            }
             for (key, path) in [
                 ("publisher.population_file", &self.publisher.population_file),
                 ("publisher.population_imd_file", &self.publisher.population_imd_file),
@@ -298,6 +320,10 @@ mod tests {
         let settings = Settings::load(Some(&file)).unwrap();
         let error = settings.check(Needs { ingest: true, ..Needs::default() }).unwrap_err().to_string();
         assert!(error.contains("ingest.hmac_key_file"), "{error}");
+        std::fs::write(&file, "[publisher]\nspc_shift_length = 9\npopulation_file = \"Cargo.toml\"\npopulation_imd_file = \"Cargo.toml\"\n").unwrap();
+        let settings = Settings::load(Some(&file)).unwrap();
+        let error = settings.check(Needs { publisher: true, ..Needs::default() }).unwrap_err().to_string();
+        assert!(error.contains("publisher.spc_shift_length") && error.contains("6 to 8"), "{error}");
         let secret = format!("{:?}", Secret("s3cret".into()));
         assert!(!secret.contains("s3cret"));
     }

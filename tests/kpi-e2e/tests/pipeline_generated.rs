@@ -82,7 +82,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
 
     // SPC: every chart of the monthly all / ethnic-group series, point for point as the core
     // computes it from the same values.
-    let spc = kpi_core::spc::spc_rows(&expected);
+    let spc = kpi_core::spc::spc_rows(&expected, kpi_core::spc::SpcSettings::default());
     assert!(!spc.is_empty());
     let stored_spc: BTreeMap<(String, String, String, chrono::NaiveDate), (f64, f64, Option<String>, String)> =
         sqlx::query(
