@@ -84,6 +84,8 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     // computes it from the same values.
     let spc = kpi_core::spc::spc_rows(&expected, kpi_core::spc::SpcSettings::default());
     assert!(!spc.is_empty());
+    // (indicator, stratum type, stratum, period end) -> (value, upper limit, special cause, icon)
+    #[allow(clippy::type_complexity)]
     let stored_spc: BTreeMap<(String, String, String, chrono::NaiveDate), (f64, f64, Option<String>, String)> =
         sqlx::query(
             "SELECT indicator, stratum_type, stratum_value, period_end, value, upper_limit, special_cause, variation_icon
