@@ -76,6 +76,43 @@ pub async fn write_catalogue(pool: &PgPool) -> Result<(), WarehouseError> {
     Ok(())
 }
 
+/// Inserts one values table; only the published one has the `suppressed` column.
+async fn insert_values(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &'static str,
+    c: &ValueColumns,
+    with_suppressed: bool,
+    computed_at: DateTime<Utc>,
+) -> Result<(), WarehouseError> {
+    let columns = "indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator, value, \
+                   lower95, upper95, lower998, upper998";
+    let suppressed = if with_suppressed { ", suppressed" } else { "" };
+    let sql = format!(
+        "INSERT INTO {table} ({columns}{suppressed}, computed_at)
+         SELECT {columns}{suppressed}, $14 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[],
+             $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[],
+             $13::bool[]) AS t({columns}, suppressed)"
+    );
+    sqlx::query(&sql)
+        .bind(&c.indicator)
+        .bind(&c.kind)
+        .bind(&c.end)
+        .bind(&c.stratum_type)
+        .bind(&c.stratum_value)
+        .bind(&c.numerator)
+        .bind(&c.denominator)
+        .bind(&c.value)
+        .bind(&c.lower95)
+        .bind(&c.upper95)
+        .bind(&c.lower998)
+        .bind(&c.upper998)
+        .bind(&c.suppressed)
+        .bind(computed_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 async fn write_spc(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     rows: &[SpcRow],
@@ -201,51 +238,8 @@ pub async fn write_values(
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM indicator_values").execute(&mut *tx).await?;
     sqlx::query("DELETE FROM indicator_values_published").execute(&mut *tx).await?;
-    let c = &restricted;
-    sqlx::query(
-        "INSERT INTO indicator_values (indicator, period_kind, period_end, stratum_type, stratum_value,
-             numerator, denominator, value, lower95, upper95, lower998, upper998, computed_at)
-         SELECT *, $13 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
-             $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[])",
-    )
-    .bind(&c.indicator)
-    .bind(&c.kind)
-    .bind(&c.end)
-    .bind(&c.stratum_type)
-    .bind(&c.stratum_value)
-    .bind(&c.numerator)
-    .bind(&c.denominator)
-    .bind(&c.value)
-    .bind(&c.lower95)
-    .bind(&c.upper95)
-    .bind(&c.lower998)
-    .bind(&c.upper998)
-    .bind(computed_at)
-    .execute(&mut *tx)
-    .await?;
-    let c = &public;
-    sqlx::query(
-        "INSERT INTO indicator_values_published (indicator, period_kind, period_end, stratum_type, stratum_value,
-             numerator, denominator, value, lower95, upper95, lower998, upper998, suppressed, computed_at)
-         SELECT *, $14 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
-             $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::bool[])",
-    )
-    .bind(&c.indicator)
-    .bind(&c.kind)
-    .bind(&c.end)
-    .bind(&c.stratum_type)
-    .bind(&c.stratum_value)
-    .bind(&c.numerator)
-    .bind(&c.denominator)
-    .bind(&c.value)
-    .bind(&c.lower95)
-    .bind(&c.upper95)
-    .bind(&c.lower998)
-    .bind(&c.upper998)
-    .bind(&c.suppressed)
-    .bind(computed_at)
-    .execute(&mut *tx)
-    .await?;
+    insert_values(&mut tx, "indicator_values", &restricted, false, computed_at).await?;
+    insert_values(&mut tx, "indicator_values_published", &public, true, computed_at).await?;
     write_spc(&mut tx, spc, computed_at).await?;
     tx.commit().await?;
     Ok(())
