@@ -1,18 +1,25 @@
-//! Contributions: what one person adds to each (indicator, period, stratum) cell. The engine
-//! keeps the warehouse counts equal to the sum of every person's contributions by applying, for
-//! each changed person, new minus old.
+//! Contributions: what one person adds to each counted cell, stored as *changes by month*. The
+//! warehouse's `indicator_counts` holds, per (cell, period kind, month, stratum), how much the
+//! cell's value changes from the previous month; a period's value is the sum of its kind's
+//! changes up to its end ([`levels`]). Changes make things that stay open (a referral on the
+//! caseload, a ward stay still occupied) cost one row when they open and one when they close,
+//! however long they last, with no reporting horizon and no recomputation as months pass.
+//!
+//! The engine keeps `indicator_counts` equal to the sum of every person's contributions by
+//! applying, for each changed person, new minus old ([`add_difference`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{AddAssign, Sub};
 
-use chrono::NaiveDate;
+use chrono::{Days, Months, NaiveDate};
 
-use crate::indicators::FAMILIES;
-use crate::period::{Period, PeriodKind};
-use crate::person::PersonState;
+use crate::indicators::{Shape, FAMILIES};
+use crate::period::{month_end, Period, PeriodKind};
+use crate::person::{PersonState, PersonView};
 use crate::strata::{strata_of, Stratum};
 
-/// One cell of the warehouse's `indicator_counts`.
+/// One row of the warehouse's `indicator_counts`: a counted cell (an indicator id, or a
+/// quantity indicators are derived from, such as bed days), a period and a stratum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     pub indicator: &'static str,
@@ -20,8 +27,7 @@ pub struct Key {
     pub stratum: Stratum,
 }
 
-/// Numerator and denominator of a cell (the denominator is 0 for counts and population rates,
-/// whose denominators are not counted from events).
+/// Numerator and counted denominator of a cell (the denominator is 0 for counts).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     pub numerator: i64,
@@ -29,6 +35,13 @@ pub struct Tally {
 }
 
 impl Tally {
+    pub const ONE: Tally = Tally { numerator: 1, denominator: 0 };
+
+    /// One case of a proportion: always in the denominator, in the numerator when `counted`.
+    pub fn of(counted: bool) -> Tally {
+        Tally { numerator: i64::from(counted), denominator: 1 }
+    }
+
     pub fn is_zero(self) -> bool {
         self.numerator == 0 && self.denominator == 0
     }
@@ -48,53 +61,148 @@ impl Sub for Tally {
     }
 }
 
-/// Cells and their tallies; zero tallies are never stored.
+/// Cells and their tallies (changes, or levels after [`levels`]); zero tallies are never stored.
 pub type Counts = HashMap<Key, Tally>;
 
-/// Collects a family's unstratified contributions for one person.
+/// Collects a dated family's contributions for one person: amounts that belong to the periods
+/// containing a date (a detention, a discharge, a response).
 #[derive(Default)]
 pub struct Emitter {
     cells: BTreeMap<(&'static str, Period), Tally>,
 }
 
 impl Emitter {
-    /// Adds `tally` to one indicator in one period.
-    pub fn add(&mut self, indicator: &'static str, period: Period, tally: Tally) {
-        *self.cells.entry((indicator, period)).or_default() += tally;
+    /// Adds `tally` to one cell in one period.
+    pub fn add(&mut self, cell: &'static str, period: Period, tally: Tally) {
+        *self.cells.entry((cell, period)).or_default() += tally;
     }
 
-    /// Counts one occurrence dated `date` in every period that contains it (its month and the
-    /// twelve rolling periods that include that month).
-    pub fn count_on(&mut self, indicator: &'static str, date: NaiveDate) {
+    /// Adds `tally` in every period that contains `date` (its month and the twelve rolling
+    /// periods that include that month).
+    pub fn add_on(&mut self, cell: &'static str, date: NaiveDate, tally: Tally) {
         for period in Period::containing(date) {
-            self.add(indicator, period, Tally { numerator: 1, denominator: 0 });
+            self.add(cell, period, tally);
         }
     }
 
-    /// Adds `tally` to one indicator for the month of `date` only (and the rolling periods are
-    /// the caller's to add with their own rules).
-    pub fn add_month(&mut self, indicator: &'static str, date: NaiveDate, tally: Tally) {
-        self.add(indicator, Period::new(PeriodKind::Month, date), tally);
+    /// Counts one occurrence dated `date`.
+    pub fn count_on(&mut self, cell: &'static str, date: NaiveDate) {
+        self.add_on(cell, date, Tally::ONE);
     }
 }
 
-/// Everything one person contributes, stratified by their current demographics.
+/// A state family's values at each period it is asked about, by the period's index.
+pub struct StateCells {
+    cells: Vec<Vec<(&'static str, Tally)>>,
+}
+
+impl StateCells {
+    /// Sets (adds to) `cell` at the period with index `at`.
+    pub fn add(&mut self, at: usize, cell: &'static str, tally: Tally) {
+        if !tally.is_zero() {
+            self.cells[at].push((cell, tally));
+        }
+    }
+}
+
+/// Ages at which a person's contributions may change: the age-band edges of the breakdowns and
+/// every age limit of the catalogue (18–69 for settled accommodation, 65+ for dementia). An
+/// indicator with a new age limit must add it here (the walker only looks at these birthdays).
+pub const AGE_EDGES: [u32; 5] = [18, 35, 50, 65, 70];
+
+/// Everything one person contributes, as changes by month, stratified by current demographics.
 pub fn person_contributions(state: &PersonState) -> Counts {
     let view = state.view();
-    let mut emitter = Emitter::default();
-    for family in FAMILIES {
-        (family.contribute)(&view, &mut emitter);
-    }
     let mut counts = Counts::new();
-    for ((indicator, period), tally) in emitter.cells {
-        if tally.is_zero() {
-            continue;
-        }
-        for stratum in strata_of(view.attributes.as_ref(), period.end) {
-            *counts.entry(Key { indicator, period, stratum }).or_default() += tally;
+    let mut dated = Emitter::default();
+    let mut has_state_families = false;
+    for family in FAMILIES {
+        match family.shape {
+            Shape::Dated(contribute) => contribute(&view, &mut dated),
+            Shape::State(_) => has_state_families = true,
         }
     }
+    for ((cell, period), tally) in dated.cells {
+        // A value in one period only: up by `tally` at it, back down at the next month.
+        for stratum in strata_of(view.attributes.as_ref(), period.end) {
+            add(&mut counts, Key { indicator: cell, period, stratum }, tally);
+            let next = Period::new(period.kind, period.end + Days::new(1));
+            add(&mut counts, Key { indicator: cell, period: next, stratum }, Tally::default() - tally);
+        }
+    }
+    if has_state_families {
+        add_state_changes(&view, &mut counts);
+    }
+    counts.retain(|_, tally| !tally.is_zero());
     counts
+}
+
+/// State families are evaluated at every period where their value (or the person's stratum)
+/// can change, in month order per kind; each difference from the previous evaluation is a change.
+fn add_state_changes(view: &PersonView, counts: &mut Counts) {
+    let periods = change_points(view);
+    let mut cells = StateCells { cells: vec![Vec::new(); periods.len()] };
+    for family in FAMILIES {
+        if let Shape::State(contribute) = family.shape {
+            contribute(view, &periods, &mut cells);
+        }
+    }
+    let mut previous: HashMap<(&'static str, PeriodKind, Stratum), Tally> = HashMap::new();
+    for (period, values) in periods.iter().zip(cells.cells) {
+        let mut current: HashMap<(&'static str, PeriodKind, Stratum), Tally> = HashMap::new();
+        for (cell, tally) in values {
+            for stratum in strata_of(view.attributes.as_ref(), period.end) {
+                *current.entry((cell, period.kind, stratum)).or_default() += tally;
+            }
+        }
+        let mut keys: BTreeSet<(&'static str, PeriodKind, Stratum)> = current.keys().copied().collect();
+        keys.extend(previous.keys().filter(|(_, kind, _)| *kind == period.kind));
+        for key in keys {
+            let now = current.get(&key).copied().unwrap_or_default();
+            let before = previous.get(&key).copied().unwrap_or_default();
+            add(counts, Key { indicator: key.0, period: *period, stratum: key.2 }, now - before);
+        }
+        previous.retain(|(_, kind, _), _| *kind != period.kind);
+        previous.extend(current);
+    }
+}
+
+/// The periods, per kind in month order, at which a state can change. Every state is decided by
+/// comparing dates of the person's events (shifted by up to a year, for "within 12 months") and
+/// birthdays with a period's start or end; a date `x` changes the comparison at the month of `x`
+/// (against the end) or `months` later (against the start). Neighbouring days are included so
+/// that strict and non-strict comparisons are both covered.
+pub fn change_points(view: &PersonView) -> Vec<Period> {
+    let mut dates: BTreeSet<NaiveDate> = BTreeSet::new();
+    for event in &view.events {
+        for shift in [-1i64, 0, 1, 364, 365, 366] {
+            dates.extend(event.date.checked_add_signed(chrono::Duration::days(shift)));
+        }
+    }
+    if let Some(attributes) = view.attributes {
+        for age in AGE_EDGES {
+            dates.extend(attributes.birth_date.checked_add_months(Months::new(12 * age)));
+            // A 29 February birthday falls on 1 March in other years.
+            dates.extend(attributes.birth_date.checked_add_months(Months::new(12 * age)).map(|d| d + Days::new(1)));
+        }
+    }
+    let months: BTreeSet<NaiveDate> = dates.into_iter().map(month_end).collect();
+    let mut periods = Vec::new();
+    for kind in PeriodKind::ALL {
+        let ends: BTreeSet<NaiveDate> = months
+            .iter()
+            .flat_map(|m| [0, 1, 12].into_iter().filter_map(move |ahead| m.checked_add_months(Months::new(ahead))))
+            .map(month_end)
+            .collect();
+        periods.extend(ends.into_iter().map(|end| Period { kind, end }));
+    }
+    periods
+}
+
+fn add(counts: &mut Counts, key: Key, tally: Tally) {
+    if !tally.is_zero() {
+        *counts.entry(key).or_default() += tally;
+    }
 }
 
 /// Adds `new − old` for one person into `deltas`, dropping cells that net to zero.
@@ -119,4 +227,28 @@ fn apply(deltas: &mut Counts, key: Key, delta: Tally) {
     if cell.is_zero() {
         deltas.remove(&key);
     }
+}
+
+/// The value of every cell at every period ending in one of `month_ends` (ascending): the sum
+/// of its kind's changes up to the period's end. Zero values are left out.
+pub fn levels(changes: &Counts, month_ends: &[NaiveDate]) -> Counts {
+    let mut series: HashMap<(&'static str, PeriodKind, Stratum), Vec<(NaiveDate, Tally)>> = HashMap::new();
+    for (key, tally) in changes {
+        series.entry((key.indicator, key.period.kind, key.stratum)).or_default().push((key.period.end, *tally));
+    }
+    let mut levels = Counts::new();
+    for ((cell, kind, stratum), mut steps) in series {
+        steps.sort_by_key(|(end, _)| *end);
+        let mut steps = steps.into_iter().peekable();
+        let mut level = Tally::default();
+        for &end in month_ends {
+            while let Some((_, step)) = steps.next_if(|(at, _)| *at <= end) {
+                level += step;
+            }
+            if !level.is_zero() {
+                levels.insert(Key { indicator: cell, period: Period { kind, end }, stratum }, level);
+            }
+        }
+    }
+    levels
 }

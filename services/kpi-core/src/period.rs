@@ -78,6 +78,11 @@ pub fn month_end(date: NaiveDate) -> NaiveDate {
     month_start(date) + Months::new(1) - chrono::Days::new(1)
 }
 
+/// Days since 1970-01-01: the day numbers that bed-day counts are stored in.
+pub fn day_number(date: NaiveDate) -> i64 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date")).num_days()
+}
+
 /// Month ends from the month of `first` to the month of `last`, inclusive.
 pub fn month_ends(first: NaiveDate, last: NaiveDate) -> impl Iterator<Item = NaiveDate> {
     let last = month_end(last);

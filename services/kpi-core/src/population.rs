@@ -18,10 +18,15 @@ pub enum PopulationError {
     Empty { file: &'static str },
 }
 
-/// Population per stratum, summed once from the reference files.
+/// Ages in `population.csv`: 0 to 90, 90 meaning 90 and over.
+const AGES: usize = 91;
+
+/// Population per stratum and single year of age (deprivation quintiles have no ages), summed
+/// once from the reference files.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Population {
-    by_stratum: BTreeMap<Stratum, f64>,
+    by_age: BTreeMap<Stratum, [f64; AGES]>,
+    by_quintile: BTreeMap<Stratum, f64>,
 }
 
 #[derive(serde::Deserialize)]
@@ -44,8 +49,8 @@ impl Population {
     pub fn from_csv(population: impl Read, imd: impl Read) -> Result<Self, PopulationError> {
         const MAIN: &str = "population.csv";
         const IMD: &str = "population_imd.csv";
-        let mut by_stratum = BTreeMap::new();
-        let mut add = |stratum: Stratum, n: f64| *by_stratum.entry(stratum).or_insert(0.0) += n;
+        let mut by_age: BTreeMap<Stratum, [f64; AGES]> = BTreeMap::new();
+        let mut by_quintile = BTreeMap::new();
         let mut rows = 0;
         for (index, row) in csv::Reader::from_reader(population).deserialize::<Row>().enumerate() {
             let line = index as u64 + 2;
@@ -63,12 +68,15 @@ impl Population {
             if !(row.population.is_finite() && row.population >= 0.0) {
                 return Err(bad(format!("population {} must be a non-negative number", row.population)));
             }
-            let n = row.population;
-            add(Stratum::ALL, n);
-            add(Stratum { kind: StratumType::EthnicGroup, value: ethnic_group(category) }, n);
-            add(Stratum { kind: StratumType::EthnicCategory, value: ethnic_category_label(category) }, n);
-            add(Stratum { kind: StratumType::AgeBand, value: age_band(row.age as i32) }, n);
-            add(Stratum { kind: StratumType::Sex, value: sex_label(sex) }, n);
+            for stratum in [
+                Stratum::ALL,
+                Stratum { kind: StratumType::EthnicGroup, value: ethnic_group(category) },
+                Stratum { kind: StratumType::EthnicCategory, value: ethnic_category_label(category) },
+                Stratum { kind: StratumType::AgeBand, value: age_band(row.age as i32) },
+                Stratum { kind: StratumType::Sex, value: sex_label(sex) },
+            ] {
+                by_age.entry(stratum).or_insert([0.0; AGES])[row.age as usize] += row.population;
+            }
             rows += 1;
         }
         if rows == 0 {
@@ -85,20 +93,31 @@ impl Population {
                     line: index as u64 + 2,
                     problem: format!("imd_quintile {} must be 1-5", row.imd_quintile),
                 })?;
-            add(Stratum { kind: StratumType::ImdQuintile, value }, row.population);
+            *by_quintile.entry(Stratum { kind: StratumType::ImdQuintile, value }).or_insert(0.0) += row.population;
             imd_rows += 1;
         }
         if imd_rows == 0 {
             return Err(PopulationError::Empty { file: IMD });
         }
-        Ok(Population { by_stratum })
+        Ok(Population { by_age, by_quintile })
     }
 
     /// The population of a stratum, `None` for strata that get no rate (`unknown`) or are absent.
     pub fn of(&self, stratum: Stratum) -> Option<f64> {
+        if stratum.kind == StratumType::ImdQuintile {
+            return self.by_quintile.get(&stratum).copied().filter(|n| *n > 0.0 && stratum.has_population());
+        }
+        self.aged(stratum, 0)
+    }
+
+    /// The population of a stratum aged `min_age` and over; `None` also for deprivation
+    /// quintiles, whose reference file has no ages.
+    pub fn aged(&self, stratum: Stratum, min_age: u32) -> Option<f64> {
         if !stratum.has_population() {
             return None;
         }
-        self.by_stratum.get(&stratum).copied().filter(|n| *n > 0.0)
+        let ages = self.by_age.get(&stratum)?;
+        let n: f64 = ages.iter().skip(min_age as usize).sum();
+        Some(n).filter(|n| *n > 0.0)
     }
 }

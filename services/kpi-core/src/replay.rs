@@ -4,9 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::contrib::{person_contributions, Counts};
+use chrono::NaiveDate;
+
+use crate::contrib::{levels, person_contributions, Counts};
+use crate::period::month_ends;
 use crate::event::{Event, Payload};
 use crate::person::PersonState;
+use crate::population::Population;
+use crate::values::{compute, month_range, IndicatorValue};
 
 #[derive(Default)]
 pub struct Replay {
@@ -16,6 +21,8 @@ pub struct Replay {
     owner: HashMap<String, String>,
     /// Retraction targets, applied as soon as the target's person is known.
     retracted: HashSet<String>,
+    /// The latest date of any applied event: the engine's data horizon.
+    horizon: Option<NaiveDate>,
 }
 
 /// What happened to one event.
@@ -31,6 +38,7 @@ impl Replay {
         if !self.seen.insert(event.event_id.clone()) {
             return Applied::Duplicate;
         }
+        self.horizon = self.horizon.max(Some(event.date));
         match (&event.payload, &event.person) {
             (Payload::EventRetracted { retracted_event_id }, _) => {
                 let target = retracted_event_id.clone();
@@ -65,6 +73,30 @@ impl Replay {
         }
         total.retain(|_, tally| !tally.is_zero());
         total
+    }
+
+    /// The latest event date applied, up to which values are published.
+    pub fn horizon(&self) -> Option<NaiveDate> {
+        self.horizon
+    }
+
+    /// Every counted cell's value (not its changes) at every month from the first change to the
+    /// horizon: what the counts of each period are.
+    pub fn levels(&self) -> Counts {
+        let counts = self.counts();
+        match self.horizon.and_then(|horizon| month_range(&counts, horizon)) {
+            Some((first, last)) => levels(&counts, &month_ends(first, last).collect::<Vec<_>>()),
+            None => Counts::new(),
+        }
+    }
+
+    /// Every value these events give, up to the horizon (what the publisher computes).
+    pub fn values(&self, population: &Population) -> Vec<IndicatorValue> {
+        let counts = self.counts();
+        match self.horizon.and_then(|horizon| month_range(&counts, horizon)) {
+            Some(range) => compute(&counts, population, range),
+            None => Vec::new(),
+        }
     }
 
     pub fn people(&self) -> usize {

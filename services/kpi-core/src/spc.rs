@@ -107,6 +107,7 @@ mod tests {
                 limits95: None,
                 limits998: None,
                 smallest_count: x,
+                denominator_counted: false,
             })
             .collect()
     }

@@ -2,14 +2,12 @@
 //! period in the data's range and every stratum, with 95% and 99.8% limits, then disclosure
 //! control for what is published. The publisher runs this on the counts it reads back.
 
-use std::collections::BTreeSet;
-
 use chrono::NaiveDate;
 use kpi_stats::{Confidence, Estimate};
 
-use crate::contrib::{Counts, Key};
-use crate::indicators::{Method, CATALOGUE};
-use crate::period::{month_ends, Period, PeriodKind};
+use crate::contrib::{levels, Counts, Key};
+use crate::indicators::{nights, Measure, Method, CATALOGUE};
+use crate::period::{month_end, month_ends, Period, PeriodKind};
 use crate::population::Population;
 use crate::strata::{Stratum, StratumType};
 
@@ -30,6 +28,49 @@ pub struct IndicatorValue {
     pub limits998: Option<(f64, f64)>,
     /// The smallest event count this value is made from (disclosure control looks at it).
     pub smallest_count: i64,
+    /// Whether the denominator is counted from events (rounded when published) rather than a
+    /// reference population.
+    pub denominator_counted: bool,
+}
+
+impl IndicatorValue {
+    #[allow(clippy::too_many_arguments)]
+    fn with(
+        indicator: &'static str,
+        period: Period,
+        stratum: Stratum,
+        numerator: i64,
+        denominator: Option<f64>,
+        (value, limits95, limits998): (Option<f64>, Limits, Limits),
+        smallest_count: i64,
+        denominator_counted: bool,
+    ) -> Self {
+        IndicatorValue {
+            indicator,
+            period,
+            stratum,
+            numerator,
+            denominator,
+            value,
+            limits95,
+            limits998,
+            smallest_count,
+            denominator_counted,
+        }
+    }
+
+    /// A count with no limits.
+    fn plain(
+        indicator: &'static str,
+        period: Period,
+        stratum: Stratum,
+        numerator: i64,
+        limits95: Limits,
+        limits998: Limits,
+        smallest_count: i64,
+    ) -> Self {
+        Self::with(indicator, period, stratum, numerator, None, (Some(numerator as f64), limits95, limits998), smallest_count, false)
+    }
 }
 
 /// A value after disclosure control: the `indicator_values_published` row and the gauges.
@@ -46,30 +87,64 @@ pub struct PublishedValue {
     pub suppressed: bool,
 }
 
-/// The month ends the data covers: from the first to the last month with any month count.
-pub fn month_range(counts: &Counts) -> Option<(NaiveDate, NaiveDate)> {
-    let months: BTreeSet<NaiveDate> =
-        counts.keys().filter(|k| k.period.kind == PeriodKind::Month).map(|k| k.period.end).collect();
-    Some((*months.first()?, *months.last()?))
+/// The months to publish: from the first month with any counted change to the month of
+/// `horizon`, the latest event date the engine has applied (`None` before any data).
+pub fn month_range(changes: &Counts, horizon: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let first = changes.keys().map(|k| k.period.end).filter(|end| *end <= month_end(horizon)).min()?;
+    Some((first, month_end(horizon)))
 }
 
 /// Every catalogue value for every period from `range` and every stratum, absent cells as zero.
-pub fn compute(counts: &Counts, population: &Population, range: (NaiveDate, NaiveDate)) -> Vec<IndicatorValue> {
-    let count = |indicator, period, stratum| counts.get(&Key { indicator, period, stratum }).map_or(0, |t| t.numerator);
+/// `changes` are the counted changes by month (`indicator_counts`, see [`crate::contrib`]).
+pub fn compute(changes: &Counts, population: &Population, range: (NaiveDate, NaiveDate)) -> Vec<IndicatorValue> {
+    let ends: Vec<NaiveDate> = month_ends(range.0, range.1).collect();
+    let levels = levels(changes, &ends);
+    let tally = |cell, period, stratum| levels.get(&Key { indicator: cell, period, stratum }).copied().unwrap_or_default();
+    let count = |cell, period, stratum| tally(cell, period, stratum).numerator;
+    let measure = |measure: Measure, period: Period, stratum| match measure {
+        Measure::Cell(cell) => count(cell, period, stratum),
+        Measure::Nights(n) => {
+            nights(count(n.fixed, period, stratum), count(n.ends, period, stratum), count(n.starts, period, stratum), period)
+        }
+    };
     let mut values = Vec::new();
-    for end in month_ends(range.0, range.1) {
+    for &end in &ends {
         for kind in PeriodKind::ALL {
             let period = Period { kind, end };
             for indicator in CATALOGUE {
+                let id = indicator.id;
                 for stratum in Stratum::every() {
                     let value = match indicator.method {
-                        Method::Count => {
-                            let x = count(indicator.id, period, stratum);
-                            Some(count_value(indicator.id, period, stratum, x))
+                        Method::Count(Measure::Cell(cell)) => count_value(id, period, stratum, count(cell, period, stratum)),
+                        Method::Count(nights @ Measure::Nights(_)) => {
+                            let x = measure(nights, period, stratum);
+                            IndicatorValue::plain(id, period, stratum, x, None, None, x)
+                        }
+                        Method::Percentage { cell } => {
+                            let t = tally(cell, period, stratum);
+                            let (x, n) = (t.numerator.max(0) as u64, t.denominator.max(0) as u64);
+                            let estimate = limits(|c| kpi_stats::wilson(x, n, c).map(|e| e.scaled(100.0)));
+                            let smallest = t.numerator.min(t.denominator);
+                            IndicatorValue::with(id, period, stratum, t.numerator, Some(t.denominator as f64), estimate, smallest, true)
                         }
                         Method::RatePerPopulation { numerator, per } => {
                             let x = count(numerator, period, stratum);
-                            Some(rate_value(indicator.id, period, stratum, x, population.of(stratum), per))
+                            rate_value(id, period, stratum, x, population.of(stratum), per)
+                        }
+                        Method::PercentageOfPopulation { numerator, min_age } => {
+                            let x = count(numerator, period, stratum);
+                            let n = population.aged(stratum, min_age);
+                            let estimate = match n {
+                                Some(n) => limits(|c| kpi_stats::wilson_f64(x.max(0) as f64, n, c).map(|e| e.scaled(100.0))),
+                                None => (None, None, None),
+                            };
+                            IndicatorValue::with(id, period, stratum, x, n, estimate, x, false)
+                        }
+                        Method::RatePer { numerator, denominator, per } => {
+                            let x = count(numerator, period, stratum);
+                            let n = measure(denominator, period, stratum);
+                            let estimate = limits(|c| kpi_stats::crude_rate(x.max(0) as u64, n as f64, per, c));
+                            IndicatorValue::with(id, period, stratum, x, Some(n as f64), estimate, x.min(n), true)
                         }
                         Method::RateRatio { rate, breakdown, reference } => {
                             let Some(numerator) = rate_numerator(rate) else { continue };
@@ -79,10 +154,10 @@ pub fn compute(counts: &Counts, population: &Population, range: (NaiveDate, Naiv
                             let reference = Stratum { kind: breakdown, value: reference };
                             let group = (count(numerator, period, stratum), population.of(stratum));
                             let base = (count(numerator, period, reference), population.of(reference));
-                            Some(ratio_value(indicator.id, period, stratum, group, base))
+                            ratio_value(id, period, stratum, group, base)
                         }
                     };
-                    values.extend(value);
+                    values.push(value);
                 }
             }
         }
@@ -108,22 +183,11 @@ fn limits(estimate: impl Fn(Confidence) -> Option<Estimate>) -> (Option<f64>, Li
 }
 
 fn count_value(indicator: &'static str, period: Period, stratum: Stratum, x: i64) -> IndicatorValue {
-    let n = x.max(0) as u64;
     let (_, limits95, limits998) = limits(|c| {
-        let (lower, upper) = kpi_stats::poisson_limits(n, c);
+        let (lower, upper) = kpi_stats::poisson_limits(x.max(0) as u64, c);
         Some(Estimate { value: x as f64, lower, upper })
     });
-    IndicatorValue {
-        indicator,
-        period,
-        stratum,
-        numerator: x,
-        denominator: None,
-        value: Some(x as f64),
-        limits95,
-        limits998,
-        smallest_count: x,
-    }
+    IndicatorValue::plain(indicator, period, stratum, x, limits95, limits998, x)
 }
 
 fn rate_value(
@@ -134,21 +198,11 @@ fn rate_value(
     population: Option<f64>,
     per: f64,
 ) -> IndicatorValue {
-    let (value, limits95, limits998) = match population {
+    let estimate = match population {
         Some(n) => limits(|c| kpi_stats::crude_rate(x.max(0) as u64, n, per, c)),
         None => (None, None, None),
     };
-    IndicatorValue {
-        indicator,
-        period,
-        stratum,
-        numerator: x,
-        denominator: population,
-        value,
-        limits95,
-        limits998,
-        smallest_count: x,
-    }
+    IndicatorValue::with(indicator, period, stratum, x, population, estimate, x, false)
 }
 
 fn ratio_value(
@@ -158,21 +212,11 @@ fn ratio_value(
     (x_g, n_g): (i64, Option<f64>),
     (x_r, n_r): (i64, Option<f64>),
 ) -> IndicatorValue {
-    let (value, limits95, limits998) = match (n_g, n_r) {
+    let estimate = match (n_g, n_r) {
         (Some(n_g), Some(n_r)) => limits(|c| kpi_stats::rate_ratio(x_g.max(0) as u64, n_g, x_r.max(0) as u64, n_r, c)),
         _ => (None, None, None),
     };
-    IndicatorValue {
-        indicator,
-        period,
-        stratum,
-        numerator: x_g,
-        denominator: n_g,
-        value,
-        limits95,
-        limits998,
-        smallest_count: x_g.min(x_r),
-    }
+    IndicatorValue::with(indicator, period, stratum, x_g, n_g, estimate, x_g.min(x_r), false)
 }
 
 /// Disclosure control (`statistics.md`): outside the trust-wide `all` stratum, a value made from
@@ -196,12 +240,15 @@ pub fn publish(value: &IndicatorValue) -> PublishedValue {
     }
     let round = |x: i64| if trust_wide { x } else { kpi_stats::publish_count(x.max(0) as u64).map_or(0, |r| r as i64) };
     let is_count = value.denominator.is_none();
+    // A counted denominator (a cohort, bed days) is a count like any other; a population is not.
+    let denominator =
+        if value.denominator_counted { value.denominator.map(|n| round(n as i64) as f64) } else { value.denominator };
     PublishedValue {
         indicator: value.indicator,
         period: value.period,
         stratum: value.stratum,
         numerator: Some(round(value.numerator)),
-        denominator: value.denominator,
+        denominator,
         // A count's value is the count itself, so it is rounded like one.
         value: if is_count { Some(round(value.numerator) as f64) } else { value.value },
         limits95: value.limits95,

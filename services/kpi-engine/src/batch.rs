@@ -118,6 +118,7 @@ async fn apply_inner(
     let mut new_ids = store::record_seen(&mut tx, &seen).await?;
 
     let mut retractions = Vec::new();
+    let mut latest_date = None;
     for message in fresh {
         let event = message.event.as_ref().expect("filtered above");
         // Removing the id makes a repeat within this same batch a duplicate too.
@@ -126,6 +127,7 @@ async fn apply_inner(
             continue;
         }
         report.new_events += 1;
+        latest_date = latest_date.max(Some(event.date));
         match (&event.payload, &event.person) {
             (Payload::EventRetracted { retracted_event_id }, _) => {
                 retractions.push((retracted_event_id.as_str(), event.event_id.as_str()));
@@ -161,6 +163,9 @@ async fn apply_inner(
     report.persons_changed = changed.len();
     report.cells_changed = deltas.len();
     store::apply_deltas(&mut tx, &deltas).await?;
+    if let Some(latest) = latest_date {
+        store::advance_horizon(&mut tx, latest).await?;
+    }
     store::save_persons(&mut tx, &changed).await?;
     for (partition, next) in &next_offsets {
         store::advance_offset(&mut tx, topic, owned.partitions[partition].claim, *next).await?;

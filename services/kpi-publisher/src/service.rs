@@ -14,7 +14,7 @@ use kpi_core::values::{compute, month_range, publish};
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::settings::PublisherSettings;
 use kpi_runtime::shutdown::CancellationToken;
-use kpi_warehouse::publish::{counts_version, read_counts, write_catalogue, write_values};
+use kpi_warehouse::publish::{counts_version, read_counts, read_horizon, write_catalogue, write_values};
 use kpi_warehouse::WarehouseError;
 
 use crate::gauges::IndicatorGauges;
@@ -82,7 +82,11 @@ pub async fn refresh(
     gauges: &IndicatorGauges,
 ) -> Result<usize, WarehouseError> {
     let counts = read_counts(pool).await?;
-    let Some(range) = month_range(&counts) else { return Ok(0) };
+    let Some(horizon) = read_horizon(pool).await? else { return Ok(0) };
+    // An event dated in the future (up to the year 2100 passes validation) must not make the
+    // publisher compute decades of empty months.
+    let horizon = horizon.min(Utc::now().date_naive());
+    let Some(range) = month_range(&counts, horizon) else { return Ok(0) };
     let values = compute(&counts, population, range);
     let published: Vec<_> = values.iter().map(publish).collect();
     let spc = spc_rows(&values, spc_settings);

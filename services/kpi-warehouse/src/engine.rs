@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use chrono::NaiveDate;
 use kpi_core::contrib::Counts;
 use kpi_core::person::PersonState;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -158,11 +159,24 @@ pub async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Counts) -
 struct DeltaColumns {
     indicator: Vec<&'static str>,
     kind: Vec<&'static str>,
-    end: Vec<chrono::NaiveDate>,
+    end: Vec<NaiveDate>,
     stratum_type: Vec<&'static str>,
     stratum_value: Vec<&'static str>,
     numerator: Vec<i64>,
     denominator: Vec<i64>,
+}
+
+/// Moves the data horizon forward to `latest` (never back).
+pub async fn advance_horizon(tx: &mut Transaction<'_, Postgres>, latest: NaiveDate) -> Result<(), WarehouseError> {
+    sqlx::query(
+        "INSERT INTO data_horizon (latest_event_date) VALUES ($1)
+         ON CONFLICT (singleton) DO UPDATE SET latest_event_date = EXCLUDED.latest_event_date, updated_at = now()
+         WHERE data_horizon.latest_event_date < EXCLUDED.latest_event_date",
+    )
+    .bind(latest)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Upserts changed person states.

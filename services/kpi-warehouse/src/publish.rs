@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kpi_core::contrib::{Counts, Key, Tally};
-use kpi_core::indicators::{Method, CATALOGUE};
+use kpi_core::indicators::{counted_cell, CATALOGUE};
 use kpi_core::period::{Period, PeriodKind};
 use kpi_core::spc::SpcRow;
 use kpi_core::strata::{Stratum, StratumType};
@@ -12,9 +12,19 @@ use sqlx::{PgPool, Row};
 
 use crate::WarehouseError;
 
-/// A cheap fingerprint of the counts: changes whenever the engine commits a delta.
+/// A cheap fingerprint of the counts: changes whenever the engine commits a delta or moves the
+/// horizon.
 pub async fn counts_version(pool: &PgPool) -> Result<Option<DateTime<Utc>>, WarehouseError> {
-    Ok(sqlx::query_scalar("SELECT max(updated_at) FROM indicator_counts").fetch_one(pool).await?)
+    Ok(sqlx::query_scalar(
+        "SELECT greatest((SELECT max(updated_at) FROM indicator_counts), (SELECT max(updated_at) FROM data_horizon))",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The latest event date the engine has applied, if any.
+pub async fn read_horizon(pool: &PgPool) -> Result<Option<NaiveDate>, WarehouseError> {
+    Ok(sqlx::query_scalar("SELECT latest_event_date FROM data_horizon").fetch_optional(pool).await?)
 }
 
 /// Every non-zero count, with labels turned back into the core's types.
@@ -29,8 +39,7 @@ pub async fn read_counts(pool: &PgPool) -> Result<Counts, WarehouseError> {
     for row in rows {
         let unknown = |what: &str, value: &str| WarehouseError::UnknownLabel(format!("{what} {value:?}"));
         let indicator: String = row.get("indicator");
-        let indicator =
-            CATALOGUE.iter().find(|i| i.id == indicator).ok_or_else(|| unknown("indicator", &indicator))?.id;
+        let indicator = counted_cell(&indicator).ok_or_else(|| unknown("counted cell", &indicator))?;
         let kind: String = row.get("period_kind");
         let kind = PeriodKind::parse(&kind).ok_or_else(|| unknown("period kind", &kind))?;
         let end: NaiveDate = row.get("period_end");
@@ -51,13 +60,6 @@ pub async fn write_catalogue(pool: &PgPool) -> Result<(), WarehouseError> {
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM indicator_catalogue").execute(&mut *tx).await?;
     for i in CATALOGUE {
-        let method = match i.method {
-            Method::Count => "count".to_owned(),
-            Method::RatePerPopulation { numerator, per } => format!("{numerator} per {per} population, Byar's/exact"),
-            Method::RateRatio { rate, breakdown, reference } => {
-                format!("{rate} of each {} over {reference}", breakdown.code())
-            }
-        };
         sqlx::query(
             "INSERT INTO indicator_catalogue (id, title, unit, direction, target, description, method)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -68,7 +70,7 @@ pub async fn write_catalogue(pool: &PgPool) -> Result<(), WarehouseError> {
         .bind(i.direction.code())
         .bind(i.target)
         .bind(i.description)
-        .bind(method)
+        .bind(i.method.describe())
         .execute(&mut *tx)
         .await?;
     }

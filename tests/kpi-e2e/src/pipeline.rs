@@ -278,12 +278,12 @@ impl Pipeline {
     /// The in-memory reference for a feed: each line validated, pseudonymised with this
     /// pipeline's key and replayed. Invalid lines are skipped, as ingest dead-letters them.
     pub fn reference(&self, lines: &[String]) -> Counts {
-        reference_counts(self.hmac_key.as_bytes(), lines)
+        reference_replay(self.hmac_key.as_bytes(), lines).counts()
     }
 }
 
 /// See [`Pipeline::reference`].
-pub fn reference_counts(key: &[u8], lines: &[String]) -> Counts {
+pub fn reference_replay(key: &[u8], lines: &[String]) -> Replay {
     let pseudonymiser = Pseudonymiser::new(key).expect("test key is long enough");
     let mut replay = Replay::default();
     for line in lines {
@@ -292,7 +292,7 @@ pub fn reference_counts(key: &[u8], lines: &[String]) -> Counts {
             replay.apply(event);
         }
     }
-    replay.counts()
+    replay
 }
 
 /// Core counts as text-labelled rows, comparable with [`Pipeline::counts`].

@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 
-use super::Family;
+use super::{Family, Shape};
 use crate::codes::MhaSection;
 use crate::contrib::Emitter;
 use crate::event::Payload;
 use crate::person::PersonView;
 
-pub const FAMILY: Family =
-    Family { name: "mental_health_act", emits: &["mha_detentions", "mha_short_term_orders"], contribute };
+pub const FAMILY: Family = Family {
+    name: "mental_health_act",
+    emits: &["mha_detentions", "mha_short_term_orders"],
+    shape: Shape::Dated(contribute),
+};
 
 /// One episode under a section: its start and, once known, its end.
 #[derive(Debug, Clone, Copy)]
