@@ -22,11 +22,9 @@ const HONOS_RELIABLE_CHANGE: i32 = 8;
 /// ReQoL-10 reliable change index. `indicators.md` calls it configurable; it is a constant here
 /// because changing it changes stored counts (a change needs a replay from the canonical topic).
 const REQOL_RELIABLE_CHANGE: i32 = 5;
-/// A HoNOS item rated 9 is "not known" and left out of the total.
-const HONOS_NOT_KNOWN: u8 = 9;
-
+/// The total of a rating (HoNOS "not known" items left out).
 fn total(score: Score) -> i32 {
-    score.items.iter().filter(|&&item| score.instrument != Instrument::Honos || item != HONOS_NOT_KNOWN).map(|&i| i32::from(i)).sum()
+    score.instrument.total(score.items) as i32
 }
 
 fn paired_scores(view: &PersonView, emit: &mut Emitter) {

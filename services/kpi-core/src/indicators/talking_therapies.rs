@@ -28,7 +28,7 @@ const PHQ9_RELIABLE_CHANGE: i32 = 6;
 const GAD7_RELIABLE_CHANGE: i32 = 4;
 
 fn total(score: Score) -> i32 {
-    score.items.iter().map(|&item| i32::from(item)).sum()
+    score.instrument.total(score.items) as i32
 }
 
 /// A finished course of treatment: its first and last PHQ-9 and GAD-7 totals.
