@@ -252,3 +252,7 @@ pub fn levels(changes: &Counts, month_ends: &[NaiveDate]) -> Counts {
     }
     levels
 }
+
+#[cfg(test)]
+#[path = "contrib_tests.rs"]
+mod tests;

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 
 use crate::contrib::{levels, person_contributions, Counts};
-use crate::period::month_ends;
 use crate::event::{Event, Payload};
+use crate::period::month_ends;
 use crate::person::PersonState;
 use crate::population::Population;
 use crate::values::{compute, month_range, IndicatorValue};

@@ -69,7 +69,16 @@ impl IndicatorValue {
         limits998: Limits,
         smallest_count: i64,
     ) -> Self {
-        Self::with(indicator, period, stratum, numerator, None, (Some(numerator as f64), limits95, limits998), smallest_count, false)
+        Self::with(
+            indicator,
+            period,
+            stratum,
+            numerator,
+            None,
+            (Some(numerator as f64), limits95, limits998),
+            smallest_count,
+            false,
+        )
     }
 }
 
@@ -99,13 +108,17 @@ pub fn month_range(changes: &Counts, horizon: NaiveDate) -> Option<(NaiveDate, N
 pub fn compute(changes: &Counts, population: &Population, range: (NaiveDate, NaiveDate)) -> Vec<IndicatorValue> {
     let ends: Vec<NaiveDate> = month_ends(range.0, range.1).collect();
     let levels = levels(changes, &ends);
-    let tally = |cell, period, stratum| levels.get(&Key { indicator: cell, period, stratum }).copied().unwrap_or_default();
+    let tally =
+        |cell, period, stratum| levels.get(&Key { indicator: cell, period, stratum }).copied().unwrap_or_default();
     let count = |cell, period, stratum| tally(cell, period, stratum).numerator;
     let measure = |measure: Measure, period: Period, stratum| match measure {
         Measure::Cell(cell) => count(cell, period, stratum),
-        Measure::Nights(n) => {
-            nights(count(n.fixed, period, stratum), count(n.ends, period, stratum), count(n.starts, period, stratum), period)
-        }
+        Measure::Nights(n) => nights(
+            count(n.fixed, period, stratum),
+            count(n.ends, period, stratum),
+            count(n.starts, period, stratum),
+            period,
+        ),
     };
     let mut values = Vec::new();
     for &end in &ends {
@@ -115,7 +128,9 @@ pub fn compute(changes: &Counts, population: &Population, range: (NaiveDate, Nai
                 let id = indicator.id;
                 for stratum in Stratum::every() {
                     let value = match indicator.method {
-                        Method::Count(Measure::Cell(cell)) => count_value(id, period, stratum, count(cell, period, stratum)),
+                        Method::Count(Measure::Cell(cell)) => {
+                            count_value(id, period, stratum, count(cell, period, stratum))
+                        }
                         Method::Count(nights @ Measure::Nights(_)) => {
                             let x = measure(nights, period, stratum);
                             IndicatorValue::plain(id, period, stratum, x, None, None, x)
@@ -125,7 +140,16 @@ pub fn compute(changes: &Counts, population: &Population, range: (NaiveDate, Nai
                             let (x, n) = (t.numerator.max(0) as u64, t.denominator.max(0) as u64);
                             let estimate = limits(|c| kpi_stats::wilson(x, n, c).map(|e| e.scaled(100.0)));
                             let smallest = t.numerator.min(t.denominator);
-                            IndicatorValue::with(id, period, stratum, t.numerator, Some(t.denominator as f64), estimate, smallest, true)
+                            IndicatorValue::with(
+                                id,
+                                period,
+                                stratum,
+                                t.numerator,
+                                Some(t.denominator as f64),
+                                estimate,
+                                smallest,
+                                true,
+                            )
                         }
                         Method::RatePerPopulation { numerator, per } => {
                             let x = count(numerator, period, stratum);
@@ -135,7 +159,9 @@ pub fn compute(changes: &Counts, population: &Population, range: (NaiveDate, Nai
                             let x = count(numerator, period, stratum);
                             let n = population.aged(stratum, min_age);
                             let estimate = match n {
-                                Some(n) => limits(|c| kpi_stats::wilson_f64(x.max(0) as f64, n, c).map(|e| e.scaled(100.0))),
+                                Some(n) => {
+                                    limits(|c| kpi_stats::wilson_f64(x.max(0) as f64, n, c).map(|e| e.scaled(100.0)))
+                                }
                                 None => (None, None, None),
                             };
                             IndicatorValue::with(id, period, stratum, x, n, estimate, x, false)

@@ -10,7 +10,9 @@ use std::time::Duration;
 use kpi_core::population::Population;
 use kpi_core::validate::decode;
 use kpi_e2e::audit::{identifiers_of, Finder};
-use kpi_e2e::pipeline::{as_rows, generated_feed, reference_replay, repo_root, valid_lines, Pipeline, Service, CANONICAL, DEAD_LETTER};
+use kpi_e2e::pipeline::{
+    as_rows, generated_feed, reference_replay, repo_root, valid_lines, Pipeline, Service, CANONICAL, DEAD_LETTER,
+};
 use kpi_e2e::{consume_all, promtool};
 use sqlx::Row;
 

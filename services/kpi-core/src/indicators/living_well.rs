@@ -26,7 +26,11 @@ fn contribute(view: &PersonView, periods: &[Period], cells: &mut StateCells) {
             continue;
         }
         let housing = latest_within_12_months(&view.events, day, accommodation);
-        cells.add(at, "homelessness_pct", Tally::of(matches!(housing, Some(Accommodation::Homeless | Accommodation::RoughSleeping))));
+        cells.add(
+            at,
+            "homelessness_pct",
+            Tally::of(matches!(housing, Some(Accommodation::Homeless | Accommodation::RoughSleeping))),
+        );
 
         let Some(age) = age(view, day) else { continue };
         if age < 18 || !smi_since.is_some_and(|since| since <= day) {

@@ -11,7 +11,8 @@ use crate::contrib::{Emitter, StateCells, Tally};
 use crate::period::Period;
 use crate::person::PersonView;
 
-pub const DEATHS: Family = Family { name: "suicide_prevention", emits: &["suspected_suicides"], shape: Shape::Dated(deaths) };
+pub const DEATHS: Family =
+    Family { name: "suicide_prevention", emits: &["suspected_suicides"], shape: Shape::Dated(deaths) };
 
 pub const OPEN_REFERRALS: Family =
     Family { name: "open_referrals", emits: &["people_with_open_referral"], shape: Shape::State(open_referrals) };

@@ -38,8 +38,7 @@ struct Course {
 }
 
 fn finished_course(referral: &Referral) -> Option<Course> {
-    let treatments =
-        referral.contacts.iter().filter(|c| c.attended && c.purpose == ContactPurpose::Treatment).count();
+    let treatments = referral.contacts.iter().filter(|c| c.attended && c.purpose == ContactPurpose::Treatment).count();
     if treatments < 2 {
         return None;
     }

@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
-use kpi_core::contrib::{levels, Tally};
 use kpi_core::contrib::Key;
+use kpi_core::contrib::{levels, Tally};
 use kpi_core::period::{month_ends, Period, PeriodKind};
 use kpi_core::population::Population;
 use kpi_core::replay::Replay;
@@ -49,7 +49,8 @@ impl Scenario {
     pub fn event(&mut self, person: &str, date: &str, payload: serde_json::Value) -> String {
         self.next_id += 1;
         let id = format!("ev-{}", self.next_id);
-        let mut json = serde_json::json!({ "event_id": id, "occurred_at": format!("{date}T12:00:00Z"), "person_id": person });
+        let mut json =
+            serde_json::json!({ "event_id": id, "occurred_at": format!("{date}T12:00:00Z"), "person_id": person });
         for (field, value) in payload.as_object().expect("payload is an object") {
             json[field] = value.clone();
         }
@@ -59,7 +60,8 @@ impl Scenario {
 
     /// Applies a raw line, which must pass validation.
     pub fn apply_raw(&mut self, line: &str) {
-        let mut event = decode(line.as_bytes(), None).unwrap_or_else(|r| panic!("scenario event rejected: {r}: {line}"));
+        let mut event =
+            decode(line.as_bytes(), None).unwrap_or_else(|r| panic!("scenario event rejected: {r}: {line}"));
         self.pseudonymiser.pseudonymise(&mut event);
         self.replay.apply(event);
     }
