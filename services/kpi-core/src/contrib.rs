@@ -9,6 +9,8 @@
 //! applying, for each changed person, new minus old ([`add_difference`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rustc_hash::FxHashMap;
 use std::ops::{AddAssign, Sub};
 
 use chrono::{Days, Months, NaiveDate};
@@ -62,7 +64,9 @@ impl Sub for Tally {
 }
 
 /// Cells and their tallies (changes, or levels after [`levels`]); zero tallies are never stored.
-pub type Counts = HashMap<Key, Tally>;
+/// Hashed with FxHash: the keys are our own labels, not attacker-chosen, and the engine hashes
+/// every cell of every changed person twice per batch.
+pub type Counts = FxHashMap<Key, Tally>;
 
 /// Collects a dated family's contributions for one person: amounts that belong to the periods
 /// containing a date (a detention, a discharge, a response).
@@ -113,7 +117,7 @@ pub const AGE_EDGES: [u32; 5] = [18, 35, 50, 65, 70];
 /// Everything one person contributes, as changes by month, stratified by current demographics.
 pub fn person_contributions(state: &PersonState) -> Counts {
     let view = state.view();
-    let mut counts = Counts::new();
+    let mut counts = Counts::default();
     let mut dated = Emitter::default();
     let mut has_state_families = false;
     for family in FAMILIES {
@@ -122,81 +126,120 @@ pub fn person_contributions(state: &PersonState) -> Counts {
             Shape::State(_) => has_state_families = true,
         }
     }
-    for ((cell, period), tally) in dated.cells {
-        // A value in one period only: up by `tally` at it, back down at the next month.
-        for stratum in strata_of(view.attributes.as_ref(), period.end) {
-            add(&mut counts, Key { indicator: cell, period, stratum }, tally);
-            let next = Period::new(period.kind, period.end + Days::new(1));
-            add(&mut counts, Key { indicator: cell, period: next, stratum }, Tally::default() - tally);
+    if !dated.cells.is_empty() {
+        // A dated amount is a value in its period only: evaluated there and, back to zero, at
+        // the next month.
+        let mut points: BTreeMap<Period, Vec<(&'static str, Tally)>> = BTreeMap::new();
+        for ((cell, period), tally) in dated.cells {
+            points.entry(period).or_default().push((cell, tally));
+            points.entry(Period::new(period.kind, period.end + Days::new(1))).or_default();
         }
+        add_changes(&view, points, &mut counts);
     }
     if has_state_families {
-        add_state_changes(&view, &mut counts);
+        let periods = change_points(&view);
+        let mut cells = StateCells { cells: vec![Vec::new(); periods.len()] };
+        for family in FAMILIES {
+            if let Shape::State(contribute) = family.shape {
+                contribute(&view, &periods, &mut cells);
+            }
+        }
+        add_changes(&view, periods.into_iter().zip(cells.cells), &mut counts);
     }
     counts.retain(|_, tally| !tally.is_zero());
     counts
 }
 
-/// State families are evaluated at every period where their value (or the person's stratum)
-/// can change, in month order per kind; each difference from the previous evaluation is a change.
-fn add_state_changes(view: &PersonView, counts: &mut Counts) {
-    let periods = change_points(view);
-    let mut cells = StateCells { cells: vec![Vec::new(); periods.len()] };
-    for family in FAMILIES {
-        if let Shape::State(contribute) = family.shape {
-            contribute(view, &periods, &mut cells);
+/// One stratified value: (cell, stratum, tally).
+type Stratified = (&'static str, Stratum, Tally);
+
+/// Turns a person's values at successive periods (in `(kind, end)` order; the value holds
+/// until the next period of its kind) into changes: stratified at each period, minus the
+/// stratified value at the previous one.
+fn add_changes(
+    view: &PersonView,
+    evaluations: impl IntoIterator<Item = (Period, Vec<(&'static str, Tally)>)>,
+    counts: &mut Counts,
+) {
+    let mut previous: Vec<Stratified> = Vec::new();
+    let mut previous_kind = None;
+    for (period, values) in evaluations {
+        if previous_kind != Some(period.kind) {
+            previous.clear();
+            previous_kind = Some(period.kind);
         }
-    }
-    let mut previous: HashMap<(&'static str, PeriodKind, Stratum), Tally> = HashMap::new();
-    for (period, values) in periods.iter().zip(cells.cells) {
-        let mut current: HashMap<(&'static str, PeriodKind, Stratum), Tally> = HashMap::new();
+        let strata = strata_of(view.attributes.as_ref(), period.end);
+        let mut current: Vec<Stratified> = Vec::with_capacity(values.len() * strata.len());
         for (cell, tally) in values {
-            for stratum in strata_of(view.attributes.as_ref(), period.end) {
-                *current.entry((cell, period.kind, stratum)).or_default() += tally;
+            current.extend(strata.iter().map(|stratum| (cell, *stratum, tally)));
+        }
+        current.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        current.dedup_by(|later, earlier| {
+            let same = (later.0, later.1) == (earlier.0, earlier.1);
+            if same {
+                earlier.2 += later.2;
             }
+            same
+        });
+        // Both sorted: walk them together.
+        let (mut old, mut new) = (previous.iter().peekable(), current.iter().peekable());
+        loop {
+            let (key, change) = match (old.peek().copied(), new.peek().copied()) {
+                (None, None) => break,
+                (Some(o), Some(n)) if (o.0, o.1) == (n.0, n.1) => {
+                    let change = (n.0, n.1, n.2 - o.2);
+                    old.next();
+                    new.next();
+                    ((change.0, change.1), change.2)
+                }
+                (Some(o), Some(n)) if (o.0, o.1) < (n.0, n.1) => {
+                    old.next();
+                    ((o.0, o.1), Tally::default() - o.2)
+                }
+                (Some(o), None) => {
+                    old.next();
+                    ((o.0, o.1), Tally::default() - o.2)
+                }
+                (_, Some(n)) => {
+                    new.next();
+                    ((n.0, n.1), n.2)
+                }
+            };
+            add(counts, Key { indicator: key.0, period, stratum: key.1 }, change);
         }
-        let mut keys: BTreeSet<(&'static str, PeriodKind, Stratum)> = current.keys().copied().collect();
-        keys.extend(previous.keys().filter(|(_, kind, _)| *kind == period.kind));
-        for key in keys {
-            let now = current.get(&key).copied().unwrap_or_default();
-            let before = previous.get(&key).copied().unwrap_or_default();
-            add(counts, Key { indicator: key.0, period: *period, stratum: key.2 }, now - before);
-        }
-        previous.retain(|(_, kind, _), _| *kind != period.kind);
-        previous.extend(current);
+        previous = current;
     }
 }
 
 /// The periods, per kind in month order, at which a state can change. Every state is decided by
-/// comparing dates of the person's events (shifted by up to a year, for "within 12 months") and
+/// comparing dates of the person's events (or a year after them, for "within 12 months") and
 /// birthdays with a period's start or end; a date `x` changes the comparison at the month of `x`
 /// (against the end) or `months` later (against the start). Neighbouring days are included so
-/// that strict and non-strict comparisons are both covered.
+/// that strict and non-strict comparisons are both covered; they also cover "365 days after",
+/// which falls twelve months after the date or after the day before it (leap years).
 pub fn change_points(view: &PersonView) -> Vec<Period> {
-    let mut dates: BTreeSet<NaiveDate> = BTreeSet::new();
-    for event in &view.events {
-        for shift in [-1i64, 0, 1, 364, 365, 366] {
-            dates.extend(event.date.checked_add_signed(chrono::Duration::days(shift)));
+    let mut months: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut add_date = |date: NaiveDate| {
+        for shift in [-1i64, 0, 1] {
+            months.extend(date.checked_add_signed(chrono::Duration::days(shift)).map(month_end));
         }
+    };
+    for event in &view.events {
+        add_date(event.date);
     }
     if let Some(attributes) = view.attributes {
         for age in AGE_EDGES {
-            dates.extend(attributes.birth_date.checked_add_months(Months::new(12 * age)));
-            // A 29 February birthday falls on 1 March in other years.
-            dates.extend(attributes.birth_date.checked_add_months(Months::new(12 * age)).map(|d| d + Days::new(1)));
+            // A 29 February birthday falls on 28 February or 1 March in other years: both are
+            // within a day of the date this gives.
+            attributes.birth_date.checked_add_months(Months::new(12 * age)).into_iter().for_each(&mut add_date);
         }
     }
-    let months: BTreeSet<NaiveDate> = dates.into_iter().map(month_end).collect();
-    let mut periods = Vec::new();
-    for kind in PeriodKind::ALL {
-        let ends: BTreeSet<NaiveDate> = months
-            .iter()
-            .flat_map(|m| [0, 1, 12].into_iter().filter_map(move |ahead| m.checked_add_months(Months::new(ahead))))
-            .map(month_end)
-            .collect();
-        periods.extend(ends.into_iter().map(|end| Period { kind, end }));
-    }
-    periods
+    let ends: BTreeSet<NaiveDate> = months
+        .iter()
+        .flat_map(|m| [0, 1, 12].into_iter().filter_map(move |ahead| m.checked_add_months(Months::new(ahead))))
+        .map(month_end)
+        .collect();
+    PeriodKind::ALL.into_iter().flat_map(|kind| ends.iter().map(move |&end| Period { kind, end })).collect()
 }
 
 fn add(counts: &mut Counts, key: Key, tally: Tally) {
@@ -236,7 +279,7 @@ pub fn levels(changes: &Counts, month_ends: &[NaiveDate]) -> Counts {
     for (key, tally) in changes {
         series.entry((key.indicator, key.period.kind, key.stratum)).or_default().push((key.period.end, *tally));
     }
-    let mut levels = Counts::new();
+    let mut levels = Counts::default();
     for ((cell, kind, stratum), mut steps) in series {
         steps.sort_by_key(|(end, _)| *end);
         let mut steps = steps.into_iter().peekable();

@@ -22,7 +22,7 @@ fn direct(state: &PersonState, periods: &[Period]) -> Counts {
             Shape::State(contribute) => contribute(&view, periods, &mut cells),
         }
     }
-    let mut out = Counts::new();
+    let mut out = Counts::default();
     let mut put = |cell, period: Period, tally| {
         for stratum in strata_of(view.attributes.as_ref(), period.end) {
             add(&mut out, Key { indicator: cell, period, stratum }, tally);
@@ -200,4 +200,20 @@ fn a_record_leaving_the_window_in_a_leap_february_changes_that_month() {
     };
     assert_eq!(homeless("2024-01-31"), Tally { numerator: 1, denominator: 1 });
     assert_eq!(homeless("2024-02-29"), Tally { numerator: 0, denominator: 1 });
+}
+
+/// Prints how long contributions take per person (run with `--release --ignored --nocapture`).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn contributions_per_person_timing() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let people: Vec<PersonState> = (0..5_000).map(|_| random_person(&mut rng)).collect();
+    let started = std::time::Instant::now();
+    let cells: usize = people.iter().map(|p| person_contributions(p).len()).sum();
+    let elapsed = started.elapsed();
+    println!(
+        "{} people, {cells} changes, {:.1} µs per person",
+        people.len(),
+        elapsed.as_secs_f64() * 1e6 / people.len() as f64
+    );
 }

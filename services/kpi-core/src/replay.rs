@@ -65,7 +65,7 @@ impl Replay {
 
     /// The warehouse counts these events must produce.
     pub fn counts(&self) -> Counts {
-        let mut total = Counts::new();
+        let mut total = Counts::default();
         for state in self.persons.values() {
             for (key, tally) in person_contributions(state) {
                 *total.entry(key).or_default() += tally;
@@ -86,7 +86,7 @@ impl Replay {
         let counts = self.counts();
         match self.horizon.and_then(|horizon| month_range(&counts, horizon)) {
             Some((first, last)) => levels(&counts, &month_ends(first, last).collect::<Vec<_>>()),
-            None => Counts::new(),
+            None => Counts::default(),
         }
     }
 

@@ -141,3 +141,16 @@ fn a_contact_arriving_before_its_referral_counts_once_the_referral_arrives() {
     referral(&mut s, A, "2024-10-01", "r1", "community_mental_health");
     assert_eq!(month(&s, "2024-10"), t(1, 1));
 }
+
+#[test]
+fn each_referral_of_a_person_counts() {
+    let mut s = Scenario::default();
+    // Two CMH referrals of one person, both first seen in November 2024: r1 received 1 Oct,
+    // seen 5 Nov (35 days, not within); r2 received 20 Oct, seen 5 Nov (16 days, within).
+    referral(&mut s, A, "2024-10-01", "r1", "community_mental_health");
+    referral(&mut s, A, "2024-10-20", "r2", "community_mental_health");
+    contact(&mut s, A, "2024-11-05", "r1", true, "assessment");
+    contact(&mut s, A, "2024-11-05", "r2", true, "assessment");
+    assert_eq!(month(&s, "2024-10"), t(0, 0));
+    assert_eq!(month(&s, "2024-11"), t(1, 2));
+}

@@ -1,4 +1,5 @@
-//! Checks the dementia indicators (recorded prevalence among people aged 65+, deaths at the usual residence) against numbers worked out by hand from `indicators.md`.
+//! Dementia: recorded prevalence among people aged 65+ and deaths at the usual residence,
+//! checked against numbers worked out by hand from `indicators.md`.
 //!
 //! Worked by hand from the catalogue: prevalence at a month end counts people aged 65+ at that
 //! end (whole years), alive at it (a death dated on or before it ends the count), with an
@@ -324,4 +325,30 @@ fn prevalence_persists_with_no_new_events_and_its_rolling_12_value_is_the_month_
             assert_eq!(m.numerator, x, "{month} {st:?}");
         }
     }
+}
+
+#[test]
+fn several_dementia_diagnoses_are_one_person_and_a_corrected_birth_date_re_ages_the_past() {
+    let mut s = Scenario::default();
+    // A: born 1944-01-10, F03 on 2023-06-01 then G30.1 on 2023-09-01: one person.
+    with_dementia(&mut s, "local:a", "1944-01-10", "2023-06-01");
+    diagnose(&mut s, "local:a", "2023-09-01", "G30.1");
+    // B: first recorded as born 1954-01-10 (70 in 2024), F01 on 2023-06-01.
+    demographics(&mut s, "local:b", "1954-01-10", "2", "A", Some(5));
+    diagnose(&mut s, "local:b", "2023-06-01", "F01");
+
+    // 2023-06-30: A (79), B (69) → 2. 2023-09-30: still 2 (A counted once).
+    assert_prevalence(&s.month(PREVALENCE, "2023-06"), 2, Some(AGED_65_PLUS));
+    assert_prevalence(&s.month(PREVALENCE, "2023-09"), 2, Some(AGED_65_PLUS));
+    // B's birth date is corrected to 1964-01-10 (59 in 2023, 60 in 2024): B leaves every period.
+    s.event(
+        "local:b",
+        "2024-02-01",
+        json!({"demographics": {"birth_date": "1964-01-10", "sex": "2", "ethnic_category": "A", "imd_decile": 5}}),
+    );
+    assert_prevalence(&s.month(PREVALENCE, "2023-06"), 1, Some(AGED_65_PLUS));
+    assert_prevalence(&s.month(PREVALENCE, "2024-03"), 1, Some(AGED_65_PLUS));
+    // B turns 65 on 2029-01-10: counted again from January 2029.
+    assert_prevalence(&s.month(PREVALENCE, "2028-12"), 1, Some(AGED_65_PLUS));
+    assert_prevalence(&s.month(PREVALENCE, "2029-01"), 2, Some(AGED_65_PLUS));
 }

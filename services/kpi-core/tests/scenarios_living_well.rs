@@ -1,4 +1,5 @@
-//! Checks the "Living well with SMI" indicators (settled accommodation, accommodation recorded, smoking, homelessness) against numbers worked out by hand from `indicators.md`.
+//! Living well with SMI: settled accommodation, accommodation recorded, smoking and homelessness,
+//! checked against numbers worked out by hand from `indicators.md`.
 //!
 //! Every number below was worked out on paper from the catalogue text, not read from the code:
 //! the caseload at a month end is people with a referral received on or before it and not
@@ -492,4 +493,80 @@ fn the_rolling_12_value_of_a_point_in_time_indicator_is_the_month_value_of_its_l
             }
         }
     }
+}
+
+#[test]
+fn a_person_with_two_open_referrals_is_one_person_on_the_caseload() {
+    let mut s = Scenario::default();
+    // A: SMI, two referrals open at once (community team from 2024-01-05, early intervention
+    // from 2024-02-10), homeless. B: SMI, settled, one referral.
+    smi_patient(&mut s, "local:a", "1984-02-10", "2024-01-05");
+    s.event(
+        "local:a",
+        "2024-02-10",
+        json!({"referral_received": {"referral_id": "eip-a", "service": "early_intervention_psychosis"}}),
+    );
+    housing(&mut s, "local:a", "2024-01-20", "homeless");
+    smi_patient(&mut s, "local:b", "1984-02-10", "2024-01-05");
+    housing(&mut s, "local:b", "2024-01-20", "settled_mainstream");
+
+    // February 2024: people, not referrals: homeless 1/2, settled 1/2.
+    assert_pct(&s.month(HOMELESS, "2024-02"), 1, 2);
+    assert_pct(&s.month(SETTLED, "2024-02"), 1, 2);
+    // A's first referral is discharged 2024-03-15; the second keeps A on the caseload at the
+    // end of March: still 1/2 and 1/2.
+    discharge(&mut s, "local:a", "2024-03-15");
+    assert_pct(&s.month(HOMELESS, "2024-03"), 1, 2);
+    assert_pct(&s.month(SETTLED, "2024-03"), 1, 2);
+}
+
+#[test]
+fn the_date_of_a_record_is_its_london_date_and_same_day_records_go_by_time() {
+    let mut s = Scenario::default();
+    smi_patient(&mut s, "local:a", "1984-02-10", "2023-01-05");
+    smi_patient(&mut s, "local:b", "1984-02-10", "2023-01-05");
+    smi_patient(&mut s, "local:c", "1984-02-10", "2023-01-05");
+    // A: a record at 23:30 UTC on 1 July 2023 is 00:30 BST on 2 July: dated 2023-07-02, which is
+    // 364 days before 2024-06-30 → in the June 2024 window (2023-07-01, 2024-06-30].
+    s.apply_raw(r#"{"event_id": "raw-1", "occurred_at": "2023-07-01T23:30:00Z", "person_id": "local:a", "accommodation_status": {"status": "settled_mainstream"}}"#);
+    // B: two records on the same day; the later time wins although it arrived first.
+    s.apply_raw(r#"{"event_id": "raw-2", "occurred_at": "2024-06-20T15:00:00Z", "person_id": "local:b", "accommodation_status": {"status": "settled_supported"}}"#);
+    s.apply_raw(r#"{"event_id": "raw-3", "occurred_at": "2024-06-20T09:00:00Z", "person_id": "local:b", "accommodation_status": {"status": "homeless"}}"#);
+    // C: same occurred_at; the later recorded_at wins (homeless, recorded a day later).
+    s.apply_raw(r#"{"event_id": "raw-4", "occurred_at": "2024-06-20T09:00:00Z", "recorded_at": "2024-06-21T09:00:00Z", "person_id": "local:c", "accommodation_status": {"status": "homeless"}}"#);
+    s.apply_raw(r#"{"event_id": "raw-5", "occurred_at": "2024-06-20T09:00:00Z", "recorded_at": "2024-06-20T09:00:00Z", "person_id": "local:c", "accommodation_status": {"status": "settled_mainstream"}}"#);
+
+    // June 2024: A settled, B settled_supported, C homeless. Settled 2/3, recorded 3/3,
+    // homeless 1/3.
+    assert_pct(&s.month(SETTLED, "2024-06"), 2, 3);
+    assert_pct(&s.month(RECORDED, "2024-06"), 3, 3);
+    assert_pct(&s.month(HOMELESS, "2024-06"), 1, 3);
+    // June 2023 (end 2023-06-30): A's record is dated 2 July, after the end → 0/3 recorded.
+    assert_pct(&s.month(RECORDED, "2023-06"), 0, 3);
+    // July 2024 (window (2023-08-01, 2024-07-31]): A's record has aged out. Settled B → 1/3.
+    assert_pct(&s.month(SETTLED, "2024-07"), 1, 3);
+    assert_pct(&s.month(RECORDED, "2024-07"), 2, 3);
+}
+
+#[test]
+fn corrected_demographics_re_stratify_and_re_age_every_period() {
+    let mut s = Scenario::default();
+    // Born 1954-03-01 per the first record (70 from 2024-03-01), SMI, settled.
+    smi_patient(&mut s, "local:a", "1954-03-01", "2023-06-01");
+    housing(&mut s, "local:a", "2024-01-15", "settled_mainstream");
+    // April 2024: aged 70 → not in the 18–69 denominator. February 2024: 69 → 1/1.
+    assert_pct(&s.month(SETTLED, "2024-04"), 0, 0);
+    assert_pct(&s.month(SETTLED, "2024-02"), 1, 1);
+    // A later demographics record corrects the birth date to 1964-03-01 and the ethnicity to A:
+    // every period is re-aged (60 in April 2024) and re-stratified (white, not black).
+    s.event(
+        "local:a",
+        "2024-05-01",
+        json!({"demographics": {"birth_date": "1964-03-01", "sex": "1", "ethnic_category": "A"}}),
+    );
+    assert_pct(&s.month(SETTLED, "2024-04"), 1, 1);
+    assert_pct(&s.value(SETTLED, PeriodKind::Month, "2024-02", stratum("ethnic_group", "white")), 1, 1);
+    assert_pct(&s.value(SETTLED, PeriodKind::Month, "2024-02", stratum("ethnic_group", "black")), 0, 0);
+    assert_pct(&s.value(SETTLED, PeriodKind::Month, "2024-04", stratum("age_band", "50-64")), 1, 1);
+    assert_pct(&s.value(SETTLED, PeriodKind::Month, "2024-04", stratum("imd_quintile", "unknown")), 1, 1);
 }

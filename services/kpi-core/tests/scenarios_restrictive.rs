@@ -87,6 +87,20 @@ fn a_stay_closed_mid_month_stops_counting_on_its_end_date() {
 }
 
 #[test]
+fn a_stay_ending_on_the_first_of_a_month_has_no_nights_in_that_month() {
+    let mut s = Scenario::default();
+    start(&mut s, A, "2024-03-10", "w1");
+    end(&mut s, A, "2024-04-01", "w1");
+    // March: 1 Apr − 10 Mar = 22, the night of 31 March included; April: 1 Apr − 1 Apr = 0.
+    assert_eq!(bed_days(&s, "2024-03"), 22);
+    assert_eq!(bed_days(&s, "2024-04"), 0);
+    assert_eq!(s.r12("occupied_bed_days", "2024-03").numerator, 22);
+    assert_eq!(s.r12("occupied_bed_days", "2024-04").numerator, 22);
+    assert_eq!(s.r12("occupied_bed_days", "2025-02").numerator, 22);
+    assert_eq!(s.r12("occupied_bed_days", "2025-03").numerator, 0);
+}
+
+#[test]
 fn a_stay_started_and_ended_the_same_day_has_no_nights() {
     let mut s = Scenario::default();
     start(&mut s, A, "2024-04-10", "w1");

@@ -223,3 +223,35 @@ fn rate_with_ten_or_more_deaths_uses_byars_limits() {
     let r12 = s.r12("suspected_suicide_rate", "2024-05");
     assert_eq!((r12.numerator, r12.denominator), (12, Some(40.0)));
 }
+
+#[test]
+fn the_denominator_moves_age_band_at_a_birthday_with_no_new_events() {
+    let mut s = Scenario::default();
+    // A, born 10 July 2006, turns 18 on 10 July 2024; B, born 29 February 2008, turns 18 on
+    // 1 March 2026 (age 17 on 28 February 2026). Both referred in 2023 and never discharged.
+    s.event(
+        A,
+        "2023-01-01",
+        json!({"demographics": {"birth_date": "2006-07-10", "sex": "1", "ethnic_category": "A", "imd_decile": 3}}),
+    );
+    referral(&mut s, A, "2023-01-02", "r1");
+    s.event(B, "2023-01-01", json!({"demographics": {"birth_date": "2008-02-29", "sex": "2", "ethnic_category": "H"}}));
+    referral(&mut s, B, "2023-03-01", "r1");
+    let n = |s: &Scenario, kind, month, band| {
+        s.tally("people_with_open_referral", kind, month, common::stratum("age_band", band)).numerator
+    };
+    use PeriodKind::{Month, Rolling12};
+    // June 2024: both 0-17; July 2024 (A 18 at 31 July): one in each.
+    assert_eq!((n(&s, Month, "2024-06", "0-17"), n(&s, Month, "2024-06", "18-34")), (2, 0));
+    assert_eq!((n(&s, Month, "2024-07", "0-17"), n(&s, Month, "2024-07", "18-34")), (1, 1));
+    // R12 periods take the age at their end too.
+    assert_eq!((n(&s, Rolling12, "2024-06", "0-17"), n(&s, Rolling12, "2024-06", "18-34")), (2, 0));
+    assert_eq!((n(&s, Rolling12, "2024-07", "0-17"), n(&s, Rolling12, "2024-07", "18-34")), (1, 1));
+    // February 2026: B still 17; March 2026: B 18.
+    assert_eq!((n(&s, Month, "2026-02", "0-17"), n(&s, Month, "2026-02", "18-34")), (1, 1));
+    assert_eq!((n(&s, Month, "2026-03", "0-17"), n(&s, Month, "2026-03", "18-34")), (0, 2));
+    assert_eq!(s.tally("people_with_open_referral", Month, "2026-03", Stratum::ALL).numerator, 2);
+    // B has no IMD decile: quintile unknown; A is quintile 2.
+    let imd = |q| s.tally("people_with_open_referral", Month, "2026-03", common::stratum("imd_quintile", q)).numerator;
+    assert_eq!((imd("2"), imd("unknown")), (1, 1));
+}

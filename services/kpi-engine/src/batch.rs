@@ -144,7 +144,7 @@ async fn apply_inner(
         report.retractions_applied += 1;
     }
 
-    let mut deltas = Counts::new();
+    let mut deltas = Counts::default();
     let mut changed = Vec::with_capacity(originals.len());
     let mut inconsistent = Vec::new();
     for ((partition, person), before) in originals.iter() {

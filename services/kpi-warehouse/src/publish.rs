@@ -35,7 +35,7 @@ pub async fn read_counts(pool: &PgPool) -> Result<Counts, WarehouseError> {
     )
     .fetch_all(pool)
     .await?;
-    let mut counts = Counts::with_capacity(rows.len());
+    let mut counts = Counts::with_capacity_and_hasher(rows.len(), Default::default());
     for row in rows {
         let unknown = |what: &str, value: &str| WarehouseError::UnknownLabel(format!("{what} {value:?}"));
         let indicator: String = row.get("indicator");

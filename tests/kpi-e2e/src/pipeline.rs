@@ -295,6 +295,12 @@ pub fn reference_replay(key: &[u8], lines: &[String]) -> Replay {
     replay
 }
 
+/// A stratum by breakdown code and value, e.g. `stratum("ethnic_group", "black")`.
+pub fn stratum(kind: &str, value: &str) -> kpi_core::strata::Stratum {
+    let kind = kpi_core::strata::StratumType::parse(kind).expect("a breakdown code");
+    kpi_core::strata::Stratum { kind, value: kind.intern(value).expect("a stratum value") }
+}
+
 /// Core counts as text-labelled rows, comparable with [`Pipeline::counts`].
 pub fn as_rows(counts: &Counts) -> CountRows {
     counts

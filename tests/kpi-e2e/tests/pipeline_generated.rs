@@ -1,4 +1,4 @@
-//! End to end on real parts: a generated feed for 5,000 people over 24 months, produced to the
+//! End to end on real parts: a generated feed for 20,000 people over 36 months, produced to the
 //! raw topic, gives warehouse counts and values identical to the core computed in memory over
 //! the same file; every invalid line is dead-lettered with its reason; what is published obeys
 //! disclosure control; `promtool check metrics` passes on every service; and no identifier
@@ -18,7 +18,7 @@ use sqlx::Row;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() {
-    let lines = generated_feed(5_000, 24, 1);
+    let lines = generated_feed(20_000, 36, 1);
     let valid = valid_lines(&lines);
     let invalid = lines.len() as i64 - valid;
     assert!(invalid > 100, "the feed must carry invalid events too");
@@ -112,28 +112,74 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
         assert_eq!(stored_spc.get(&key), Some(&want), "{key:?}");
     }
 
-    // Disclosure control on every published row.
-    let published = sqlx::query("SELECT stratum_type, numerator, suppressed FROM indicator_values_published")
-        .fetch_all(&pipeline.pool)
-        .await
-        .unwrap();
+    // Disclosure control on every published row: exactly what the core publishes from the same
+    // value, and by itself obeying the rule (outside `all`: no count below 5, counts in 5s).
+    let published = sqlx::query(
+        "SELECT indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator, value, suppressed
+         FROM indicator_values_published",
+    )
+    .fetch_all(&pipeline.pool)
+    .await
+    .unwrap();
     assert_eq!(published.len(), expected.len());
-    let mut suppressed = 0;
+    let mut published_rows = BTreeMap::new();
     for r in &published {
-        let (stratum_type, numerator, is_suppressed): (String, Option<i64>, bool) = (r.get(0), r.get(1), r.get(2));
-        if stratum_type == "all" {
-            assert!(!is_suppressed && numerator.is_some());
+        let key: (String, String, chrono::NaiveDate, String, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        let row: (Option<i64>, Option<f64>, Option<f64>, bool) = (r.get(5), r.get(6), r.get(7), r.get(8));
+        published_rows.insert(key, row);
+    }
+    let mut suppressed = 0;
+    for v in &expected {
+        let p = kpi_core::values::publish(v);
+        let key = (
+            v.indicator.to_owned(),
+            v.period.kind.code().to_owned(),
+            v.period.end,
+            v.stratum.kind.code().to_owned(),
+            v.stratum.value.to_owned(),
+        );
+        assert_eq!(published_rows.get(&key), Some(&(p.numerator, p.denominator, p.value, p.suppressed)), "{key:?}");
+        if v.stratum.kind == kpi_core::strata::StratumType::All {
+            assert!(!p.suppressed && p.numerator == Some(v.numerator));
             continue;
         }
-        match numerator {
+        match p.numerator {
             None => {
-                assert!(is_suppressed);
+                assert!(p.suppressed && p.value.is_none());
                 suppressed += 1;
             }
-            Some(n) => assert!(n >= 5 && n % 5 == 0, "published count {n} in {stratum_type}"),
+            Some(n) => {
+                assert!(n >= 5 && n % 5 == 0, "published count {n} in {key:?}");
+                if v.denominator_counted {
+                    let d = p.denominator.unwrap();
+                    assert!(d >= 5.0 && d % 5.0 == 0.0, "published denominator {d} in {key:?}");
+                }
+            }
         }
     }
-    assert!(suppressed > 0, "a 5,000-person feed has small cells to suppress");
+    assert!(suppressed > 0, "a feed this size has small cells to suppress");
+
+    // Every indicator of the catalogue has real numbers in the feed's last full year.
+    let catalogue: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM indicator_catalogue").fetch_one(&pipeline.pool).await.unwrap();
+    assert_eq!(catalogue as usize, kpi_core::indicators::CATALOGUE.len());
+    let last = expected.iter().map(|v| v.period.end).max().unwrap();
+    let year_end = kpi_core::period::month_end(last - chrono::Months::new(1));
+    for indicator in kpi_core::indicators::CATALOGUE {
+        // A rate ratio has no trust-wide value; look at the Black group's.
+        let stratum = match indicator.method {
+            kpi_core::indicators::Method::RateRatio { .. } => kpi_e2e::pipeline::stratum("ethnic_group", "black"),
+            _ => kpi_core::strata::Stratum::ALL,
+        };
+        let value = expected.iter().find(|v| {
+            v.indicator == indicator.id
+                && v.period == kpi_core::period::Period { kind: kpi_core::period::PeriodKind::Rolling12, end: year_end }
+                && v.stratum == stratum
+        });
+        let value = value.unwrap_or_else(|| panic!("{} has no r12 value at {year_end}", indicator.id));
+        assert!(value.numerator > 0 && value.value.is_some_and(|x| x > 0.0), "{} is empty: {value:?}", indicator.id);
+    }
 
     // Dead letters: one per invalid line, each with its reason, which is the validator's.
     let dead = consume_all(&pipeline.broker.bootstrap(), DEAD_LETTER, invalid as usize, Duration::from_secs(60)).await;
