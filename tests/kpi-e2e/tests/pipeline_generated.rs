@@ -18,6 +18,9 @@ use sqlx::Row;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() {
+    let started = std::time::Instant::now();
+    // Progress on stderr: the run takes minutes, and a slow phase should show itself.
+    let phase = |name: &str| eprintln!("[pipeline_generated] {:>6.1} s  {name}", started.elapsed().as_secs_f64());
     let lines = generated_feed(20_000, 36, 1);
     let valid = valid_lines(&lines);
     let invalid = lines.len() as i64 - valid;
@@ -27,8 +30,9 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     pipeline.spawn_all();
     let feed = pipeline.produce_lines("feed.ndjson", &lines).await;
     assert!(feed.is_file());
-    pipeline.wait_for_engine(valid, Duration::from_secs(600)).await;
+    pipeline.wait_for_engine(valid, Duration::from_secs(1200)).await;
     pipeline.wait_for_publisher(Duration::from_secs(60)).await;
+    phase("engine and publisher caught up");
 
     // Counts: identical, cell for cell, to the in-memory core over the same file.
     let replay = reference_replay(pipeline.hmac_key.as_bytes(), &lines);
@@ -83,6 +87,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
         assert_eq!(stored.get(&key), Some(&want), "{key:?}");
     }
 
+    phase("counts and values checked");
     // SPC: every chart of the monthly all / ethnic-group series, point for point as the core
     // computes it from the same values.
     let spc = kpi_core::spc::spc_rows(&expected, kpi_core::spc::SpcSettings::default());
@@ -112,6 +117,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
         assert_eq!(stored_spc.get(&key), Some(&want), "{key:?}");
     }
 
+    phase("SPC checked");
     // Disclosure control on every published row: exactly what the core publishes from the same
     // value, and by itself obeying the rule (outside `all`: no count below 5, counts in 5s).
     let published = sqlx::query(
@@ -181,6 +187,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
         assert!(value.numerator > 0 && value.value.is_some_and(|x| x > 0.0), "{} is empty: {value:?}", indicator.id);
     }
 
+    phase("disclosure checked");
     // Dead letters: one per invalid line, each with its reason, which is the validator's.
     let dead = consume_all(&pipeline.broker.bootstrap(), DEAD_LETTER, invalid as usize, Duration::from_secs(60)).await;
     let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
@@ -205,6 +212,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     }
     assert!(metrics_text.contains("kpi_indicator_value{"));
 
+    phase("dead letters and metrics checked");
     // Privacy audit: no identifier of the feed, nor its plain SHA-256, anywhere after ingest.
     // Identifiers of the events ingest accepted (a refused line's "person_id" may be any word,
     // like "unknown", and stays in the restricted dead-letter topic with the raw bytes).
@@ -223,6 +231,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     }
     finder.assert_absent("service logs", pipeline.logs().as_bytes());
     finder.assert_absent("metrics", metrics_text.as_bytes());
+    phase("privacy audit done");
 }
 
 async fn reqwest_get(url: &str) -> String {
