@@ -272,10 +272,13 @@ fn apply(deltas: &mut Counts, key: Key, delta: Tally) {
     }
 }
 
+/// One cell's series of one period kind in one stratum.
+type Series = (&'static str, PeriodKind, Stratum);
+
 /// The value of every cell at every period ending in one of `month_ends` (ascending): the sum
 /// of its kind's changes up to the period's end. Zero values are left out.
 pub fn levels(changes: &Counts, month_ends: &[NaiveDate]) -> Counts {
-    let mut series: HashMap<(&'static str, PeriodKind, Stratum), Vec<(NaiveDate, Tally)>> = HashMap::new();
+    let mut series: HashMap<Series, Vec<(NaiveDate, Tally)>> = HashMap::new();
     for (key, tally) in changes {
         series.entry((key.indicator, key.period.kind, key.stratum)).or_default().push((key.period.end, *tally));
     }

@@ -171,18 +171,18 @@ fn rate_is_over_people_with_an_open_referral_during_the_period() {
     assert!(close(month.value.unwrap(), 50_000.0));
     let (lower, upper) = month.limits95.unwrap();
     assert!((lower - 1_265.890399).abs() < 1e-3, "{lower}");
-    assert!((upper - 278_582.1695).abs() < 1e-2, "{upper}");
-    let stats = kpi_stats::crude_rate(1, 2.0, 100_000.0, Confidence::P95).unwrap();
+    assert!((upper - 278582.1695).abs() < 1e-2, "{upper}");
+    let stats = kpi_stats::crude_rate(1, 2.0, 100000.0, Confidence::P95).unwrap();
     assert!(close(lower, stats.lower) && close(upper, stats.upper));
-    let stats998 = kpi_stats::crude_rate(1, 2.0, 100_000.0, Confidence::P99_8).unwrap();
+    let stats998 = kpi_stats::crude_rate(1, 2.0, 100000.0, Confidence::P99_8).unwrap();
     assert_eq!(month.limits998, Some((stats998.lower, stats998.upper)));
 
     // R12 to June 2024: 1 / 3 × 100,000 = 33,333.33; limits 843.9269 and 185,721.4464.
     let r12 = s.r12("suspected_suicide_rate", "2024-06");
     assert_eq!((r12.numerator, r12.denominator), (1, Some(3.0)));
-    assert!(close(r12.value.unwrap(), 100_000.0 / 3.0));
+    assert!(close(r12.value.unwrap(), 100000.0 / 3.0));
     let (lower, upper) = r12.limits95.unwrap();
-    assert!((lower - 843.926933).abs() < 1e-3 && (upper - 185_721.4464).abs() < 1e-2, "{lower} {upper}");
+    assert!((lower - 843.926933).abs() < 1e-3 && (upper - 185721.4464).abs() < 1e-2, "{lower} {upper}");
 
     // Months with no suicide: 0 per 100,000 over the people open; no one open → no value.
     let april = s.month("suspected_suicide_rate", "2024-04");
@@ -215,9 +215,9 @@ fn rate_with_ten_or_more_deaths_uses_byars_limits() {
     let o_lower = 12.0 * (1.0 - 1.0 / 108.0 - z / (3.0 * 12f64.sqrt())).powi(3);
     let o_upper = 13.0 * (1.0 - 1.0 / 117.0 + z / (3.0 * 13f64.sqrt())).powi(3);
     let (lower, upper) = rate.limits95.unwrap();
-    assert!(close(lower, o_lower / 40.0 * 100_000.0) && (lower - 15_483.7746).abs() < 1e-3, "{lower}");
-    assert!(close(upper, o_upper / 40.0 * 100_000.0) && (upper - 52_407.1451).abs() < 1e-3, "{upper}");
-    let stats = kpi_stats::crude_rate(12, 40.0, 100_000.0, Confidence::P95).unwrap();
+    assert!(close(lower, o_lower / 40.0 * 100000.0) && (lower - 15483.7746).abs() < 1e-3, "{lower}");
+    assert!(close(upper, o_upper / 40.0 * 100000.0) && (upper - 52407.1451).abs() < 1e-3, "{upper}");
+    let stats = kpi_stats::crude_rate(12, 40.0, 100000.0, Confidence::P95).unwrap();
     assert!(close(lower, stats.lower) && close(upper, stats.upper));
     // R12 to May 2024 (Jun 2023 – May 2024): the same 12 over the same 40.
     let r12 = s.r12("suspected_suicide_rate", "2024-05");

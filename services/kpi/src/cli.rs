@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{generate, produce, serve};
+use crate::{alert_rules, generate, produce, serve};
 
 /// NHS mental health indicators from EPR events: Kafka in, PostgreSQL and Prometheus out.
 #[derive(Debug, Parser)]
@@ -41,6 +41,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Publish an NDJSON file of raw events to the raw topic (key: person_id, else event_id).
     Produce(produce::ProduceArgs),
+    /// Print the Prometheus alert rules generated from the catalogue (deploy/prometheus/rules/kpi-alerts.yml).
+    AlertRules(alert_rules::AlertRulesArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -74,5 +76,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => serve::migrate(config).await,
         Command::Generate(args) => generate::run(args),
         Command::Produce(args) => produce::run(config, args).await,
+        Command::AlertRules(args) => alert_rules::run(args),
     }
 }

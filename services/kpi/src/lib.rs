@@ -9,7 +9,9 @@
 //!   shutdown on SIGINT/SIGTERM with a deadline.
 //! - [`generate`]: `kpi generate`, seeded synthetic EPR events as NDJSON.
 //! - [`produce`]: `kpi produce FILE`, NDJSON lines to the raw topic keyed as the contract says.
+//! - [`alert_rules`]: `kpi alert-rules`, the Prometheus alert rules generated from the catalogue.
 
+pub mod alert_rules;
 pub mod cli;
 pub mod generate;
 pub mod produce;

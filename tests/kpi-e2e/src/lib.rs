@@ -30,6 +30,7 @@ pub mod kafka;
 pub mod net;
 pub mod pipeline;
 pub mod process;
+pub mod prom_rules;
 pub mod promtool;
 pub mod tools;
 

@@ -33,7 +33,7 @@ fn contribute(view: &PersonView, periods: &[Period], cells: &mut StateCells) {
         );
 
         let Some(age) = age(view, day) else { continue };
-        if age < 18 || !smi_since.is_some_and(|since| since <= day) {
+        if age < 18 || smi_since.is_none_or(|since| since > day) {
             continue;
         }
         if age <= 69 {

@@ -57,7 +57,7 @@ impl Referral<'_> {
     pub fn paired(&self, instrument: Instrument) -> Option<(Score<'_>, Score<'_>)> {
         let mut scores = self.scores.iter().filter(|s| s.instrument == instrument);
         let first = *scores.next()?;
-        let last = scores.filter(|s| s.date > first.date).last()?;
+        let last = scores.rfind(|s| s.date > first.date)?;
         Some((first, *last))
     }
 
