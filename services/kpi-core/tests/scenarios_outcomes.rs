@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{stratum, Scenario};
+use common::{items, stratum, Scenario};
 use kpi_core::period::PeriodKind;
 use kpi_core::reject::RejectReason;
 use kpi_core::strata::Stratum;
@@ -21,20 +21,6 @@ const HONOS_IMPROVEMENT: &str = "honos_reliable_improvement_pct";
 const HONOS_DETERIORATION: &str = "honos_reliable_deterioration_pct";
 const REQOL_IMPROVEMENT: &str = "reqol_reliable_improvement_pct";
 const FFT: &str = "fft_positive_pct";
-
-/// Items of a rating with the given total, filled from the first item at the item maximum
-/// (HoNOS 10 → [4, 4, 2, 0, …]).
-fn items(total: u32, count: usize, max: u32) -> Vec<u32> {
-    assert!(total <= count as u32 * max, "total {total} does not fit {count} items of at most {max}");
-    let mut left = total;
-    (0..count)
-        .map(|_| {
-            let item = left.min(max);
-            left -= item;
-            item
-        })
-        .collect()
-}
 
 fn received(referral: &str) -> Value {
     json!({"referral_received": {"referral_id": referral, "service": "community_mental_health"}})

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{stratum, Scenario};
+use common::{close, stratum, Scenario};
 use kpi_core::period::PeriodKind;
 use kpi_stats::Confidence;
 use serde_json::json;
@@ -37,10 +37,6 @@ fn intervention(s: &mut Scenario, person: &str, date: &str, stay: &str, kind: &s
 
 fn bed_days(s: &Scenario, month: &str) -> i64 {
     s.month("occupied_bed_days", month).numerator
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Scenario;
+use common::{close, Scenario};
 use kpi_core::period::PeriodKind;
 use kpi_core::strata::Stratum;
 use kpi_stats::Confidence;
@@ -28,10 +28,6 @@ fn contact(s: &mut Scenario, person: &str, date: &str, id: &str, attended: bool)
 
 fn death(s: &mut Scenario, person: &str, date: &str, cause: &str) -> String {
     s.event(person, date, json!({"death": {"cause": cause, "place": "usual_residence"}}))
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{stratum, Scenario};
+use common::{items, stratum, Scenario};
 use kpi_core::period::PeriodKind;
 use kpi_core::strata::Stratum;
 use kpi_core::values::{publish, IndicatorValue};
@@ -19,20 +19,6 @@ const RECOVERY: &str = "tt_recovery_rate";
 const IMPROVEMENT: &str = "tt_reliable_improvement_rate";
 const RELIABLE_RECOVERY: &str = "tt_reliable_recovery_rate";
 const DETERIORATION: &str = "tt_reliable_deterioration_rate";
-
-/// Items of a rating with the given total, filled from the first item at the item maximum
-/// (PHQ-9 15 → [3, 3, 3, 3, 3, 0, 0, 0, 0]).
-fn items(total: u32, count: usize, max: u32) -> Vec<u32> {
-    assert!(total <= count as u32 * max, "total {total} does not fit {count} items of at most {max}");
-    let mut left = total;
-    (0..count)
-        .map(|_| {
-            let item = left.min(max);
-            left -= item;
-            item
-        })
-        .collect()
-}
 
 fn received(referral: &str) -> Value {
     json!({"referral_received": {"referral_id": referral, "service": "talking_therapies"}})

@@ -111,3 +111,22 @@ pub fn stratum(kind: &str, value: &str) -> Stratum {
 pub fn period_end(month: &str) -> NaiveDate {
     kpi_core::period::month_end(format!("{month}-01").parse().expect("month as YYYY-MM"))
 }
+
+/// Items of a rating with the given total, filled from the first item at the item maximum
+/// (PHQ-9 15 → [3, 3, 3, 3, 3, 0, 0, 0, 0]).
+pub fn items(total: u32, count: usize, max: u32) -> Vec<u32> {
+    assert!(total <= count as u32 * max, "total {total} does not fit {count} items of at most {max}");
+    let mut left = total;
+    (0..count)
+        .map(|_| {
+            let item = left.min(max);
+            left -= item;
+            item
+        })
+        .collect()
+}
+
+/// Equal to a relative 1e-9 (an absolute 1e-9 near zero).
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
