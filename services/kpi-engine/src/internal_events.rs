@@ -9,6 +9,7 @@ use crate::batch::BatchReport;
 pub struct EngineMetrics {
     events: IntCounterVec,
     retractions_applied: IntCounter,
+    dead_lettered: IntCounter,
     batch_seconds: Histogram,
     commit_seconds: Histogram,
     commit_failures: IntCounter,
@@ -32,6 +33,10 @@ impl EngineMetrics {
         )?;
         let retractions_applied =
             IntCounter::new("kpi_engine_retractions_applied_total", "Retractions applied to their target's person.")?;
+        let dead_lettered = IntCounter::new(
+            "kpi_engine_dead_lettered_total",
+            "End events dated before their episode's start (ended_before_started), sent to the dead-letter topic.",
+        )?;
         let batch_seconds = Histogram::with_opts(
             HistogramOpts::new("kpi_engine_batch_duration_seconds", "Time to apply and commit one batch.")
                 .buckets(seconds_buckets()),
@@ -58,6 +63,7 @@ impl EngineMetrics {
         for collector in [
             Box::new(events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(retractions_applied.clone()),
+            Box::new(dead_lettered.clone()),
             Box::new(batch_seconds.clone()),
             Box::new(commit_seconds.clone()),
             Box::new(commit_failures.clone()),
@@ -73,6 +79,7 @@ impl EngineMetrics {
         Ok(EngineMetrics {
             events,
             retractions_applied,
+            dead_lettered,
             batch_seconds,
             commit_seconds,
             commit_failures,
@@ -88,6 +95,7 @@ impl EngineMetrics {
         self.events.with_label_values(&["already_applied"]).inc_by(report.already_applied as u64);
         self.events.with_label_values(&["undecodable"]).inc_by(report.undecodable as u64);
         self.retractions_applied.inc_by(report.retractions_applied as u64);
+        self.dead_lettered.inc_by(report.ended_before_started as u64);
         self.batch_seconds.observe(batch_seconds);
         self.commit_seconds.observe(commit_seconds);
         if report.undecodable > 0 {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kpi_core::RejectReason;
-use kpi_e2e::pipeline::{Pipeline, CANONICAL, DEAD_LETTER, RAW};
+use kpi_e2e::pipeline::{Pipeline, Service, CANONICAL, DEAD_LETTER, RAW};
 use kpi_e2e::{consume_all, produce, Record};
 
 const JSON: &str = "application/json";
@@ -90,6 +90,9 @@ async fn every_rule_has_an_event_in_the_dead_letter_topic_and_valid_neighbours_a
     }
     let every: BTreeSet<String> = RejectReason::ALL.iter().map(|r| r.code().to_owned()).collect();
     assert_eq!(reasons, every, "one dead letter per reason code");
+    // The engine counts the one it dead-lettered, so alerts and dashboards see it too.
+    let engine_metrics = kpi_e2e::http::get(&format!("{}/metrics", pipeline.admin_url(Service::Engine))).await.unwrap();
+    assert!(engine_metrics.lines().any(|l| l == "kpi_engine_dead_lettered_total 1"), "{engine_metrics}");
 
     // Every valid event was counted: 17 section 3 detentions plus the one with the bad end.
     let count: i64 = sqlx::query_scalar(
