@@ -8,12 +8,12 @@
 
 mod common;
 
-use common::{items, stratum, Scenario};
+use common::{assert_pct, items, stratum, Scenario};
 use kpi_core::period::PeriodKind;
 use kpi_core::reject::RejectReason;
 use kpi_core::strata::Stratum;
 use kpi_core::validate::decode;
-use kpi_core::values::{publish, IndicatorValue};
+use kpi_core::values::publish;
 use kpi_stats::Confidence;
 use serde_json::{json, Value};
 
@@ -61,17 +61,6 @@ fn rated(
     s.event(person, "2024-04-15", rating(referral, totals.1));
     if let Some(date) = discharge {
         s.event(person, date, discharged(referral));
-    }
-}
-
-/// A percentage value: numerator `x`, counted denominator `n`, and the value worked by hand
-/// (`None` when n = 0).
-fn assert_pct(v: &IndicatorValue, x: i64, n: i64, pct: Option<f64>) {
-    assert_eq!(v.numerator, x, "{} numerator", v.indicator);
-    assert_eq!(v.denominator, Some(n as f64), "{} denominator", v.indicator);
-    match (v.value, pct) {
-        (Some(got), Some(want)) => assert!((got - want).abs() < 1e-9, "{} value {got}, expected {want}", v.indicator),
-        (got, want) => assert_eq!(got, want, "{} value", v.indicator),
     }
 }
 

@@ -130,3 +130,14 @@ pub fn items(total: u32, count: usize, max: u32) -> Vec<u32> {
 pub fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
 }
+
+/// A percentage value: numerator `x`, counted denominator `n`, and the value worked by hand
+/// (`None` when n = 0).
+pub fn assert_pct(v: &IndicatorValue, x: i64, n: i64, pct: Option<f64>) {
+    assert_eq!(v.numerator, x, "{} numerator", v.indicator);
+    assert_eq!(v.denominator, Some(n as f64), "{} denominator", v.indicator);
+    match (v.value, pct) {
+        (Some(got), Some(want)) => assert!((got - want).abs() < 1e-9, "{} value {got}, expected {want}", v.indicator),
+        (got, want) => assert_eq!(got, want, "{} value", v.indicator),
+    }
+}
