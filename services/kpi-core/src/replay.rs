@@ -6,12 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use crate::contrib::{levels, person_contributions, Counts};
+use crate::contrib::{person_contributions, Counts};
 use crate::event::{Event, Payload};
-use crate::period::month_ends;
 use crate::person::PersonState;
-use crate::population::Population;
-use crate::values::{compute, month_range, IndicatorValue};
 
 #[derive(Default)]
 pub struct Replay {
@@ -78,25 +75,6 @@ impl Replay {
     /// The latest event date applied, up to which values are published.
     pub fn horizon(&self) -> Option<NaiveDate> {
         self.horizon
-    }
-
-    /// Every counted cell's value (not its changes) at every month from the first change to the
-    /// horizon: what the counts of each period are.
-    pub fn levels(&self) -> Counts {
-        let counts = self.counts();
-        match self.horizon.and_then(|horizon| month_range(&counts, horizon)) {
-            Some((first, last)) => levels(&counts, &month_ends(first, last).collect::<Vec<_>>()),
-            None => Counts::default(),
-        }
-    }
-
-    /// Every value these events give, up to the horizon (what the publisher computes).
-    pub fn values(&self, population: &Population) -> Vec<IndicatorValue> {
-        let counts = self.counts();
-        match self.horizon.and_then(|horizon| month_range(&counts, horizon)) {
-            Some(range) => compute(&counts, population, range),
-            None => Vec::new(),
-        }
     }
 
     pub fn people(&self) -> usize {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use kpi_core::population::Population;
 use kpi_core::validate::decode;
+use kpi_core::values::{compute, month_range};
 use kpi_e2e::audit::{identifiers_of, Finder};
 use kpi_e2e::pipeline::{
     as_rows, generated_feed, reference_replay, repo_root, valid_lines, Pipeline, Service, CANONICAL, DEAD_LETTER,
@@ -48,7 +49,9 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
         std::fs::File::open(repo_root().join("deploy/reference/population_imd.csv")).unwrap(),
     )
     .unwrap();
-    let expected = replay.values(&population);
+    // The core's values from the counts computed once above, up to the same horizon.
+    let range = month_range(&reference, replay.horizon().expect("events were applied")).unwrap();
+    let expected = compute(&reference, &population, range);
     assert!(!expected.is_empty());
     let rows = sqlx::query(
         "SELECT indicator, period_kind, period_end, stratum_type, stratum_value, numerator, value, lower95, upper95, lower998, upper998
@@ -60,8 +63,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     assert_eq!(rows.len(), expected.len());
     let mut stored = BTreeMap::new();
     for r in &rows {
-        let key: (String, String, chrono::NaiveDate, String, String) =
-            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        let key = row_key(r);
         // numerator, value, lower95, upper95, lower998, upper998
         #[allow(clippy::type_complexity)]
         let numbers: (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>) =
@@ -69,13 +71,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
         stored.insert(key, numbers);
     }
     for v in &expected {
-        let key = (
-            v.indicator.to_owned(),
-            v.period.kind.code().to_owned(),
-            v.period.end,
-            v.stratum.kind.code().to_owned(),
-            v.stratum.value.to_owned(),
-        );
+        let key = value_key(v);
         let want = (
             v.numerator,
             v.value,
@@ -130,21 +126,14 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     assert_eq!(published.len(), expected.len());
     let mut published_rows = BTreeMap::new();
     for r in &published {
-        let key: (String, String, chrono::NaiveDate, String, String) =
-            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        let key = row_key(r);
         let row: (Option<i64>, Option<f64>, Option<f64>, bool) = (r.get(5), r.get(6), r.get(7), r.get(8));
         published_rows.insert(key, row);
     }
     let mut suppressed = 0;
     for v in &expected {
         let p = kpi_core::values::publish(v);
-        let key = (
-            v.indicator.to_owned(),
-            v.period.kind.code().to_owned(),
-            v.period.end,
-            v.stratum.kind.code().to_owned(),
-            v.stratum.value.to_owned(),
-        );
+        let key = value_key(v);
         assert_eq!(published_rows.get(&key), Some(&(p.numerator, p.denominator, p.value, p.suppressed)), "{key:?}");
         if v.stratum.kind == kpi_core::strata::StratumType::All {
             assert!(!p.suppressed && p.numerator == Some(v.numerator));
@@ -232,6 +221,18 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     finder.assert_absent("service logs", pipeline.logs().as_bytes());
     finder.assert_absent("metrics", metrics_text.as_bytes());
     phase("privacy audit done");
+}
+
+/// (indicator, period kind, period end, stratum type, stratum) of a values row whose first five
+/// columns are those.
+fn row_key(r: &sqlx::postgres::PgRow) -> (String, String, chrono::NaiveDate, String, String) {
+    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
+}
+
+/// The same key for one of the core's values.
+fn value_key(v: &kpi_core::values::IndicatorValue) -> (String, String, chrono::NaiveDate, String, String) {
+    let (kind, stratum) = (v.period.kind.code(), v.stratum);
+    (v.indicator.to_owned(), kind.to_owned(), v.period.end, stratum.kind.code().to_owned(), stratum.value.to_owned())
 }
 
 async fn reqwest_get(url: &str) -> String {
