@@ -1,6 +1,8 @@
 //! Why a raw event was refused at the ingest boundary: a stable, machine-readable reason code
 //! (the `kpi-reason` header on the dead-letter topic, and a bounded metric label) and a detail
-//! for the person who fixes the feed. No detail ever quotes an identifier.
+//! for the person who fixes the feed. No detail quotes an identifier field; `unknown_code` and
+//! `invalid_value` quote (at most 32 characters of) the bad value, which a broken extract could
+//! fill with an identifier, so details go only to the restricted dead-letter topic, never to logs.
 
 use std::fmt;
 
@@ -16,7 +18,8 @@ pub enum RejectReason {
     InvalidUtf8,
     /// Not a JSON object, or JSON that does not parse (including nesting too deep).
     MalformedJson,
-    /// Bytes with the protobuf header that do not decode as an `Event`.
+    /// Bytes with the protobuf header that do not decode as an `Event`, or that repeat a
+    /// top-level field (protobuf would silently keep the last; two events concatenated).
     MalformedProtobuf,
     /// None of the payload fields is present.
     MissingPayload,
@@ -26,7 +29,8 @@ pub enum RejectReason {
     MissingField,
     /// A field has the wrong JSON type (a number where a string belongs, ...).
     IllTypedField,
-    /// A field's value breaks its format or length (dates, ids over 64 characters, ...).
+    /// A field's value breaks its format or length (dates, ids over 64 characters, a NUL
+    /// character, which PostgreSQL cannot store, ...).
     InvalidValue,
     /// A coded field holds a code the contract does not list.
     UnknownCode,

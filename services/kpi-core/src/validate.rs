@@ -64,18 +64,11 @@ pub fn validate(raw: v1::Event) -> Result<Event, Rejection> {
     };
     let retraction = matches!(payload, v1::event::Payload::EventRetracted(_));
     let person = if retraction && person_id.is_empty() { None } else { Some(fields::person_id(person_id)?) };
+    let source_system = fields::optional("source_system", source_system)?;
+    let provider_code = fields::optional("provider_code", provider_code)?;
     let date = occurred_at.with_timezone(&London).date_naive();
     let payload = payload::convert(payload, date)?;
-    Ok(Event {
-        event_id,
-        occurred_at,
-        recorded_at,
-        date,
-        person,
-        source_system: fields::optional(source_system),
-        provider_code: fields::optional(provider_code),
-        payload,
-    })
+    Ok(Event { event_id, occurred_at, recorded_at, date, person, source_system, provider_code, payload })
 }
 
 /// The wire formats the contract accepts.

@@ -24,6 +24,16 @@ fn invalid(path: &str, problem: &str) -> Rejection {
     Rejection::new(RejectReason::InvalidValue, format!("`{path}` {problem}"))
 }
 
+/// Refuses U+0000 in any text field. PostgreSQL can hold it in neither `text` nor `jsonb`, so
+/// one free-text value carrying it (a ward code kept in the person state) would fail the
+/// engine's commit of its whole batch, again at every retry, and stop the counting.
+fn no_nul(path: &str, value: &str) -> Result<(), Rejection> {
+    if value.contains('\0') {
+        return Err(invalid(path, "contains a NUL character (U+0000); remove it"));
+    }
+    Ok(())
+}
+
 /// At most [`MAX_QUOTED_CHARS`] characters of a (non-identifier) value, for a detail.
 pub(super) fn truncated(value: &str) -> String {
     match value.char_indices().nth(MAX_QUOTED_CHARS) {
@@ -37,6 +47,7 @@ pub(super) fn identifier(path: &str, id: String) -> Result<String, Rejection> {
     if id.is_empty() {
         return Err(missing(path, "it must be an identifier of 1–64 characters"));
     }
+    no_nul(path, &id)?;
     let chars = id.chars().count();
     if chars > MAX_ID_CHARS {
         return Err(invalid(
@@ -57,17 +68,18 @@ pub(super) fn optional_identifier(path: &str, id: String) -> Result<Option<Strin
 }
 
 /// An optional free-text field: protobuf cannot tell empty from absent, so empty is absent.
-pub(super) fn optional(value: String) -> Option<String> {
-    (!value.is_empty()).then_some(value)
+pub(super) fn optional(path: &str, value: String) -> Result<Option<String>, Rejection> {
+    no_nul(path, &value)?;
+    Ok((!value.is_empty()).then_some(value))
 }
 
 /// A required free-text field (e.g. a ward code): present and non-empty.
 pub(super) fn required(path: &str, value: String, what: &str) -> Result<String, Rejection> {
     if value.is_empty() {
-        Err(missing(path, what))
-    } else {
-        Ok(value)
+        return Err(missing(path, what));
     }
+    no_nul(path, &value)?;
+    Ok(value)
 }
 
 /// A required timestamp, converted to UTC and held to the supported years.
@@ -108,6 +120,7 @@ pub(super) fn person_id(id: String) -> Result<String, Rejection> {
             "every event except `event_retracted` needs the person's NHS number or a `local:` id",
         ));
     }
+    no_nul("person_id", &id)?;
     if id.len() == 10 && id.bytes().all(|b| b.is_ascii_digit()) {
         if nhs_number_is_valid(&id) {
             return Ok(id);

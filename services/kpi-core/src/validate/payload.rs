@@ -21,7 +21,7 @@ pub(super) fn convert(raw: Raw, date: NaiveDate) -> Result<Payload, Rejection> {
         Raw::ReferralReceived(r) => Payload::ReferralReceived {
             referral_id: identifier("referral_received.referral_id", r.referral_id)?,
             service: code("referral_received.service", &r.service)?,
-            team_code: fields::optional(r.team_code),
+            team_code: fields::optional("referral_received.team_code", r.team_code)?,
         },
         Raw::ReferralDischarged(r) => {
             Payload::ReferralDischarged { referral_id: identifier("referral_discharged.referral_id", r.referral_id)? }
@@ -48,7 +48,7 @@ pub(super) fn convert(raw: Raw, date: NaiveDate) -> Result<Payload, Rejection> {
         Raw::OutcomeMeasure(o) => outcome_measure(o)?,
         Raw::FftResponse(f) => Payload::FftResponse {
             response: code("fft_response.response", &f.response)?,
-            team_code: fields::optional(f.team_code),
+            team_code: fields::optional("fft_response.team_code", f.team_code)?,
         },
         Raw::AccommodationStatus(a) => {
             Payload::AccommodationStatus { status: code("accommodation_status.status", &a.status)? }
