@@ -54,10 +54,17 @@ impl IngestMetrics {
         self.accepted.with_label_values(&[event_type]).inc();
     }
 
-    /// A refused event: counted by reason and logged with where it came from (never its content).
+    /// A refused event: counted by reason and logged with where it came from, never its content.
+    /// The detail stays on the dead-letter record (`kpi-detail`), not in the log: it may quote a
+    /// bad code, and a feed that puts an NHS number in a coded field would put it in the logs.
     pub fn event_rejected(&self, rejection: &Rejection, partition: i32, offset: i64) {
         self.rejected.with_label_values(&[rejection.reason.code()]).inc();
-        tracing::warn!(reason = rejection.reason.code(), detail = %rejection.detail, partition, offset, "event dead-lettered");
+        tracing::warn!(
+            reason = rejection.reason.code(),
+            partition,
+            offset,
+            "event dead-lettered (what to fix: the kpi-detail header of the dead-letter record)"
+        );
     }
 
     pub fn produce_retried(&self, error: &dyn std::fmt::Display) {

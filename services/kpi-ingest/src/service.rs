@@ -23,8 +23,46 @@ use crate::transform::{transform, Outcome, CONTENT_TYPE, DETAIL_HEADER, EVENT_TY
 
 /// Most raw messages handled per batch.
 const BATCH_MAX: usize = 2_000;
+/// Fewest, however slow the broker.
+const BATCH_MIN: usize = 20;
 /// Longest a batch waits to fill.
 const BATCH_WAIT: Duration = Duration::from_millis(100);
+/// How long producing one batch should take, at the rate the last batches went. The consumer is
+/// not polled meanwhile, and a batch that outlasts `max.poll.interval.ms` (10 s) makes it leave
+/// its group: seen under load on 2 cores, and one rejoin on Tansu then never got its partitions
+/// back, which stopped ingest altogether.
+const BATCH_TARGET_SECONDS: f64 = 2.0;
+
+/// Sizes batches from the recent time per message, so a slow broker gets smaller batches.
+struct BatchSizer {
+    seconds_per_message: f64,
+}
+
+impl BatchSizer {
+    fn new() -> Self {
+        BatchSizer { seconds_per_message: 0.0 }
+    }
+
+    fn limit(&self) -> usize {
+        if self.seconds_per_message <= 0.0 {
+            return BATCH_MAX;
+        }
+        ((BATCH_TARGET_SECONDS / self.seconds_per_message) as usize).clamp(BATCH_MIN, BATCH_MAX)
+    }
+
+    /// A smoothed average, so one slow batch halves the next rather than collapsing it.
+    fn observe(&mut self, seconds: f64, messages: usize) {
+        if messages == 0 {
+            return;
+        }
+        let latest = seconds / messages as f64;
+        self.seconds_per_message = if self.seconds_per_message <= 0.0 {
+            latest
+        } else {
+            0.5 * self.seconds_per_message + 0.5 * latest
+        };
+    }
+}
 
 /// One record ready to produce.
 struct Record {
@@ -53,10 +91,11 @@ pub async fn run(
     ready.set(true);
     tracing::info!(raw = %kafka.raw_topic, canonical = %kafka.canonical_topic, dead_letter = %kafka.dead_letter_topic, "ingest started");
 
+    let mut sizer = BatchSizer::new();
     loop {
         let batch = tokio::select! {
             _ = shutdown.cancelled() => break,
-            batch = next_batch(&consumer) => batch,
+            batch = next_batch(&consumer, sizer.limit()) => batch,
         };
         let started = Instant::now();
         let mut records = Vec::with_capacity(batch.len());
@@ -73,14 +112,15 @@ pub async fn run(
         if !offsets.elements().is_empty() {
             consumer.commit(&offsets, CommitMode::Async).context("committing raw-topic offsets")?;
         }
+        sizer.observe(started.elapsed().as_secs_f64(), batch.len());
         metrics.batch_done(started.elapsed().as_secs_f64(), batch.len());
     }
     tracing::info!("ingest stopped");
     Ok(())
 }
 
-/// Waits for one message, then takes what else arrives within [`BATCH_WAIT`], up to [`BATCH_MAX`].
-async fn next_batch(consumer: &StreamConsumer) -> Vec<BorrowedMessage<'_>> {
+/// Waits for one message, then takes what else arrives within [`BATCH_WAIT`], up to `max`.
+async fn next_batch(consumer: &StreamConsumer, max: usize) -> Vec<BorrowedMessage<'_>> {
     let mut batch = Vec::new();
     loop {
         match consumer.recv().await {
@@ -95,7 +135,7 @@ async fn next_batch(consumer: &StreamConsumer) -> Vec<BorrowedMessage<'_>> {
         }
     }
     let deadline = tokio::time::Instant::now() + BATCH_WAIT;
-    while batch.len() < BATCH_MAX {
+    while batch.len() < max {
         match tokio::time::timeout_at(deadline, consumer.recv()).await {
             Ok(Ok(message)) => batch.push(message),
             Ok(Err(error)) => tracing::warn!(%error, "raw-topic consumer error"),
@@ -198,4 +238,28 @@ async fn produce_all(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_shrink_when_the_broker_is_slow_and_grow_back_when_it_recovers() {
+        let mut sizer = BatchSizer::new();
+        assert_eq!(sizer.limit(), BATCH_MAX);
+        // 2,000 messages in 20 s: 10 ms each, so 200 fit in the 2 s target.
+        sizer.observe(20.0, 2_000);
+        assert_eq!(sizer.limit(), 200);
+        // Slower still: never below the floor.
+        sizer.observe(100.0, 200);
+        assert_eq!(sizer.limit(), BATCH_MIN);
+        // A fast broker again: back to the full batch within a few batches.
+        for _ in 0..12 {
+            sizer.observe(0.02, 200);
+        }
+        assert_eq!(sizer.limit(), BATCH_MAX);
+        sizer.observe(1.0, 0);
+        assert_eq!(sizer.limit(), BATCH_MAX, "an empty batch tells nothing");
+    }
 }
