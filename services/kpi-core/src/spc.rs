@@ -47,9 +47,12 @@ fn reading_code(reading: Reading) -> &'static str {
     }
 }
 
-/// SPC rows for every monthly series of the `all` and `ethnic_group` strata. A series with a
-/// point that has no value, or (outside `all`) a point made from a count below the disclosure
-/// threshold, gets no chart: SPC output is suppressed with the counts it is made from.
+/// SPC rows for every monthly series of the `all` and `ethnic_group` strata. A series starts at
+/// its first month with a value (a percentage of discharges has none before the first
+/// discharge, however long the feed has run). After that, a series with a month that has no
+/// value, or (outside `all`) a point made from a count below the disclosure threshold, gets no
+/// chart: limits over a gap would mislead, and SPC output is suppressed with the counts it is
+/// made from.
 pub fn spc_rows(values: &[IndicatorValue], settings: SpcSettings) -> Vec<SpcRow> {
     let mut series: BTreeMap<(&'static str, Stratum), Vec<&IndicatorValue>> = BTreeMap::new();
     for v in values.iter().filter(|v| v.period.kind == PeriodKind::Month) {
@@ -60,6 +63,8 @@ pub fn spc_rows(values: &[IndicatorValue], settings: SpcSettings) -> Vec<SpcRow>
     let mut rows = Vec::new();
     for ((id, stratum), mut points) in series {
         points.sort_by_key(|v| v.period.end);
+        let first = points.iter().position(|v| v.value.is_some()).unwrap_or(points.len());
+        points.drain(..first);
         let suppressed =
             stratum.kind != StratumType::All && points.iter().any(|v| v.smallest_count < DISCLOSURE_THRESHOLD);
         let Some(ys) = points.iter().map(|v| v.value).collect::<Option<Vec<f64>>>() else { continue };
@@ -126,6 +131,18 @@ mod tests {
         assert_eq!((special[0].value, special[0].special_cause), (10.0, Some("concern")));
         assert_eq!(special[0].variation_icon, "concern_high");
         assert_eq!(rows.last().unwrap().variation_icon, "common_cause");
+    }
+
+    #[test]
+    fn a_series_starts_at_its_first_value_but_a_later_gap_leaves_it_uncharted() {
+        let mut values = series(Stratum::ALL, &[3; 18]);
+        values[0].value = None;
+        values[1].value = None;
+        let rows = spc_rows(&values, SpcSettings::default());
+        assert_eq!(rows.len(), 16);
+        assert_eq!(rows[0].period_end, values[2].period.end);
+        values[9].value = None;
+        assert!(spc_rows(&values, SpcSettings::default()).is_empty());
     }
 
     #[test]
