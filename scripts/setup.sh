@@ -6,6 +6,8 @@
 #     ${KPI_TOOLS_DIR:-$HOME/.cache/kpi-tools}/tansu-0.6.0 (15-25 minutes on 2 cores, then 0 s);
 #   * promtool and amtool, from Debian's prometheus and prometheus-alertmanager packages
 #     (no daemon is left running: tests start their own on random ports);
+#   * docker-compose (v1.29, Debian's package, /usr/bin/docker-compose), only to check
+#     docker-compose.yml (`config -q`): no Docker engine is installed or needed;
 #   * PostgreSQL up and accepting connections on 127.0.0.1.
 #
 # Safe to run again and again; it only does what is missing. Prints where each tool is.
@@ -57,28 +59,42 @@ stop_debian_daemons() {
     done
 }
 
-if command -v promtool >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; then
-    say "promtool/amtool: already installed"
-else
-    say "promtool/amtool: installing Debian packages prometheus and prometheus-alertmanager"
-    # Keep the packages' init scripts from starting daemons during the install.
-    temp_policy=""
+# apt-get install ARGS..., with the packages' init scripts kept from starting daemons.
+apt_install() {
+    local temp_policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         temp_policy=/usr/sbin/policy-rc.d
         printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$temp_policy" >/dev/null
         "${SUDO[@]}" chmod 755 "$temp_policy"
-        trap '"${SUDO[@]}" rm -f "$temp_policy"' EXIT
+        trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
     fi
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus prometheus-alertmanager
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
     if [ -n "$temp_policy" ]; then
         "${SUDO[@]}" rm -f "$temp_policy"
         trap - EXIT
     fi
+}
+
+if command -v promtool >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; then
+    say "promtool/amtool: already installed"
+else
+    say "promtool/amtool: installing Debian packages prometheus and prometheus-alertmanager"
+    apt_install prometheus prometheus-alertmanager
     command -v promtool >/dev/null 2>&1 || die "promtool still missing after apt-get install prometheus"
     command -v amtool >/dev/null 2>&1 || die "amtool still missing after apt-get install prometheus-alertmanager"
 fi
 stop_debian_daemons
+
+# --- docker-compose ----------------------------------------------------------------------------
+if command -v docker-compose >/dev/null 2>&1; then
+    say "docker-compose: already installed"
+else
+    # Without its recommended docker.io: only `docker-compose config` is used, no engine.
+    say "docker-compose: installing Debian package docker-compose"
+    apt_install --no-install-recommends docker-compose
+    command -v docker-compose >/dev/null 2>&1 || die "docker-compose still missing after apt-get install docker-compose"
+fi
 
 # --- PostgreSQL --------------------------------------------------------------------------------
 if pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -101,6 +117,7 @@ say "tools:"
 say "  tansu     $TANSU_BIN ($("$TANSU_BIN" --version 2>/dev/null || echo "version unknown"))"
 say "  promtool  $(command -v promtool) ($(promtool --version 2>&1 | head -n 1))"
 say "  amtool    $(command -v amtool) ($(amtool --version 2>&1 | head -n 1))"
+say "  compose   $(command -v docker-compose) ($(docker-compose version --short 2>/dev/null || echo "version unknown"))"
 say "  psql      $(command -v psql || echo missing); server: postgres://postgres@127.0.0.1:5432/postgres"
 say "  cargo     $(command -v cargo) ($(cargo --version))"
 say "set-up done; export KPI_TANSU_BIN=$TANSU_BIN for tests run without scripts/test.sh"

@@ -25,6 +25,8 @@
 pub mod audit;
 pub mod broker;
 pub mod db;
+pub mod deploy;
+pub mod grafana;
 pub mod http;
 pub mod kafka;
 pub mod net;
