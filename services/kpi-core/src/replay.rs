@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 
 use crate::contrib::{person_contributions, Counts};
 use crate::event::{Event, Payload};
-use crate::person::PersonState;
+use crate::person::{ended_before_started, PersonState};
 
 #[derive(Default)]
 pub struct Replay {
@@ -75,6 +75,12 @@ impl Replay {
     /// The latest event date applied, up to which values are published.
     pub fn horizon(&self) -> Option<NaiveDate> {
         self.horizon
+    }
+
+    /// End events in effect dated before their episode's start: what the engine dead-letters as
+    /// `ended_before_started` once it knows both ends.
+    pub fn ended_before_started(&self) -> usize {
+        self.persons.values().map(|state| ended_before_started(&state.effective()).len()).sum()
     }
 
     pub fn people(&self) -> usize {

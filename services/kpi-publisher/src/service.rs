@@ -5,12 +5,13 @@ use std::fs::File;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 
+use kpi_core::contrib::Counts;
 use kpi_core::population::Population;
-use kpi_core::spc::{spc_rows, SpcSettings};
-use kpi_core::values::{compute, month_range, publish};
+use kpi_core::spc::{spc_rows, SpcRow, SpcSettings};
+use kpi_core::values::{compute, month_range, publish, IndicatorValue, PublishedValue};
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::settings::PublisherSettings;
 use kpi_runtime::shutdown::CancellationToken;
@@ -83,14 +84,41 @@ pub async fn refresh(
 ) -> Result<usize, WarehouseError> {
     let counts = read_counts(pool).await?;
     let Some(horizon) = read_horizon(pool).await? else { return Ok(0) };
-    // An event dated in the future (up to the year 2100 passes validation) must not make the
-    // publisher compute decades of empty months.
-    let horizon = horizon.min(Utc::now().date_naive());
-    let Some(range) = month_range(&counts, horizon) else { return Ok(0) };
-    let values = compute(&counts, population, range);
-    let published: Vec<_> = values.iter().map(publish).collect();
-    let spc = spc_rows(&values, spc_settings);
-    write_values(pool, &values, &published, &spc, Utc::now()).await?;
-    gauges.show(&published, &spc);
-    Ok(values.len())
+    let Some(publication) = Publication::compute(&counts, horizon, Utc::now().date_naive(), population, spc_settings)
+    else {
+        return Ok(0);
+    };
+    write_values(pool, &publication.values, &publication.published, &publication.spc, Utc::now()).await?;
+    gauges.show(&publication.published, &publication.spc);
+    Ok(publication.values.len())
+}
+
+/// Everything one refresh publishes, computed from the counts alone (no I/O, so `kpi demo`
+/// publishes exactly what this service would from the same events).
+pub struct Publication {
+    /// Unrounded: the restricted `indicator_values`.
+    pub values: Vec<IndicatorValue>,
+    /// After disclosure control: `indicator_values_published` and the gauges.
+    pub published: Vec<PublishedValue>,
+    pub spc: Vec<SpcRow>,
+}
+
+impl Publication {
+    /// Every month from the first counted one to the month of `horizon` (the latest event
+    /// date), but never past `today`: an event dated in the future (validation lets dates up to
+    /// 2100 through) must not make the publisher compute decades of empty months. `None`
+    /// before there is anything to publish.
+    pub fn compute(
+        counts: &Counts,
+        horizon: NaiveDate,
+        today: NaiveDate,
+        population: &Population,
+        spc_settings: SpcSettings,
+    ) -> Option<Publication> {
+        let range = month_range(counts, horizon.min(today))?;
+        let values = compute(counts, population, range);
+        let published = values.iter().map(publish).collect();
+        let spc = spc_rows(&values, spc_settings);
+        Some(Publication { values, published, spc })
+    }
 }

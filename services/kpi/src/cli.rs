@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{alert_rules, generate, produce, serve};
+use crate::{alert_rules, demo, generate, produce, serve};
 
 /// NHS mental health indicators from EPR events: Kafka in, PostgreSQL and Prometheus out.
 #[derive(Debug, Parser)]
@@ -27,6 +27,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Try it with nothing installed: synthetic events through ingest, engine and publisher in
+    /// one process (no Kafka, no PostgreSQL), an SQLite warehouse file, /metrics while it runs,
+    /// and a table of every indicator with its SPC reading at the end.
+    Demo(demo::DemoArgs),
     /// Run the ingest service: raw topic → validated, pseudonymised canonical topic (+ dead letters).
     Ingest,
     /// Run the engine: canonical topic → person state → indicator counts in PostgreSQL.
@@ -74,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Publisher => serve::serve(config, serve::Services::PUBLISHER).await,
         Command::All => serve::serve(config, serve::Services::ALL).await,
         Command::Migrate => serve::migrate(config).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Generate(args) => generate::run(args),
         Command::Produce(args) => produce::run(config, args).await,
         Command::AlertRules(args) => alert_rules::run(args),

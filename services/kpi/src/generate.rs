@@ -13,6 +13,16 @@ use kpi_synth::SynthConfig;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
+    #[command(flatten)]
+    pub feed: FeedArgs,
+    /// Output file; standard output if omitted.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// What to generate; shared with `kpi demo`, so the same arguments give the same events there.
+#[derive(Debug, Clone, Args)]
+pub struct FeedArgs {
     /// Number of people.
     #[arg(long, default_value_t = 5_000)]
     pub people: u32,
@@ -34,9 +44,20 @@ pub struct GenerateArgs {
     /// Share of events later retracted, 0 to 0.5.
     #[arg(long, default_value_t = 0.005)]
     pub retraction_share: f64,
-    /// Output file; standard output if omitted.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
+}
+
+impl FeedArgs {
+    pub fn config(&self) -> SynthConfig {
+        SynthConfig {
+            people: self.people,
+            months: self.months,
+            start: self.start,
+            seed: self.seed,
+            invalid_share: self.invalid_share,
+            duplicate_share: self.duplicate_share,
+            retraction_share: self.retraction_share,
+        }
+    }
 }
 
 fn parse_month(text: &str) -> Result<NaiveDate, String> {
@@ -45,22 +66,14 @@ fn parse_month(text: &str) -> Result<NaiveDate, String> {
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
-    let config = SynthConfig {
-        people: args.people,
-        months: args.months,
-        start: args.start,
-        seed: args.seed,
-        invalid_share: args.invalid_share,
-        duplicate_share: args.duplicate_share,
-        retraction_share: args.retraction_share,
-    };
+    let config = args.feed.config();
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => {
             Box::new(BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?))
         }
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let bar = ProgressBar::new(u64::from(args.people));
+    let bar = ProgressBar::new(u64::from(args.feed.people));
     bar.set_style(
         ProgressStyle::with_template("{spinner} generating {pos}/{len} people [{bar:30}] {eta}")
             .expect("valid template"),

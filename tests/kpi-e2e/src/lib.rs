@@ -25,6 +25,7 @@
 pub mod audit;
 pub mod broker;
 pub mod db;
+pub mod demo;
 pub mod deploy;
 pub mod grafana;
 pub mod http;

@@ -221,6 +221,21 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     finder.assert_absent("service logs", pipeline.logs().as_bytes());
     finder.assert_absent("metrics", metrics_text.as_bytes());
     phase("privacy audit done");
+
+    // `kpi demo` over the same feed, with no broker and no database, publishes exactly these
+    // rows and prints them.
+    let demo = kpi_e2e::demo::run_demo(pipeline.dir.path(), &["--people", "20000", "--months", "36", "--seed", "1"]).await;
+    let (published, spc) = kpi_e2e::demo::warehouse_publication(&pipeline.pool).await;
+    assert_eq!(demo.published.len(), published.len(), "published rows, demo vs warehouse");
+    for (key, row) in &published {
+        assert_eq!(demo.published.get(key), Some(row), "demo's published {key:?}");
+    }
+    assert!(demo.spc == spc, "the demo's SPC points differ from the warehouse's");
+    kpi_e2e::demo::assert_table_shows(&demo.stdout, &published, &spc);
+    let demo_dead: BTreeMap<String, usize> =
+        demo.dead_letters.into_iter().filter(|(_, n)| *n > 0).map(|(r, n)| (r, n as usize)).collect();
+    assert_eq!(demo_dead, by_reason, "dead letters by reason, demo vs pipeline");
+    phase("kpi demo agrees");
 }
 
 /// (indicator, period kind, period end, stratum type, stratum) of a values row whose first five
