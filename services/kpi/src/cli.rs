@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{alert_rules, demo, generate, produce, serve};
+use crate::{alert_rules, bench, demo, generate, produce, serve};
 
 /// NHS mental health indicators from EPR events: Kafka in, PostgreSQL and Prometheus out.
 #[derive(Debug, Parser)]
@@ -47,6 +47,8 @@ pub enum Command {
     Produce(produce::ProduceArgs),
     /// Print the Prometheus alert rules generated from the catalogue (deploy/prometheus/rules/kpi-alerts.yml).
     AlertRules(alert_rules::AlertRulesArgs),
+    /// Measure the whole data flow on this machine: broker read speed, ingest, engine, end to end, an SQL batch peer, latency at a steady rate, peak memory (see PERFORMANCE.md).
+    Bench(bench::BenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -82,5 +84,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Produce(args) => produce::run(config, args).await,
         Command::AlertRules(args) => alert_rules::run(args),
+        Command::Bench(args) => bench::run(config, args).await,
     }
 }

@@ -14,6 +14,7 @@
 //! - [`alert_rules`]: `kpi alert-rules`, the Prometheus alert rules generated from the catalogue.
 
 pub mod alert_rules;
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod generate;

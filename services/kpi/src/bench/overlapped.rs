@@ -1,0 +1,131 @@
+//! `kpi bench`, phase 9, the whole data flow at once: a second set of topics, database and
+//! services, all three running and warmed up before the feed is produced, timed from the first
+//! produced event until values computed from every event are published. This is the end-to-end
+//! time as production would see it; the sum of phases 2 and 4-6 is its sequential upper bound.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::producer::FutureProducer;
+use sqlx::PgPool;
+
+use kpi_runtime::settings::Settings;
+
+use super::database::BenchDb;
+use super::metrics::Metrics;
+use super::services::{service_env, Running, Service};
+use super::topics::Topics;
+use super::wait::{self, Seen};
+use super::{latency, produce};
+
+/// What the overlapped run needs from the main one.
+pub struct Overlap<'a> {
+    pub settings: &'a Settings,
+    pub exe: &'a Path,
+    pub config: Option<&'a Path>,
+    pub run_id: &'a str,
+    pub partitions: i32,
+    pub keep: bool,
+    /// Where the services' logs go (a subdirectory is made).
+    pub dir: &'a Path,
+    pub feed: &'a Path,
+    pub lines: u64,
+    /// Events ingest accepted in the main run (the same file gives the same number).
+    pub accepted: u64,
+    pub timeout: Duration,
+}
+
+/// Seconds from the first produced event to published values.
+pub async fn run(o: Overlap<'_>, producer: &FutureProducer, client: &reqwest::Client) -> anyhow::Result<f64> {
+    let topics = Topics::for_run(&format!("{}o", o.run_id));
+    topics.create(&o.settings.kafka, o.partitions).await?;
+    let db = match BenchDb::create(&o.settings.postgres.url, &format!("kpi_bench_{}o", o.run_id)).await {
+        Ok(db) => db,
+        Err(error) => {
+            topics.delete(&o.settings.kafka).await.ok();
+            return Err(error);
+        }
+    };
+    let result = measure(&o, &topics, &db, producer, client).await;
+    if !o.keep {
+        db.drop_database().await.ok();
+        topics.delete(&o.settings.kafka).await.ok();
+    }
+    result
+}
+
+async fn measure(
+    o: &Overlap<'_>,
+    topics: &Topics,
+    db: &BenchDb,
+    producer: &FutureProducer,
+    client: &reqwest::Client,
+) -> anyhow::Result<f64> {
+    let dir = o.dir.join("overlapped");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let env = service_env(o.settings, topics, db);
+    let mut services = [Service::Ingest, Service::Engine, Service::Publisher]
+        .into_iter()
+        .map(|s| Running::start(o.exe, s, o.config, &env, &dir))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let pool = db.pool().await?;
+    let hint = format!("see the logs in {}", dir.display());
+
+    // Warm-up: one valid event through ingest and engine, so that group joins and migrations
+    // are behind us, as they are for a service that has been running.
+    let warm_up = latency::load_lines(o.feed, 1)?;
+    let bar = indicatif::ProgressBar::hidden();
+    produce::lines(producer, &topics.raw, warm_up.into_iter().map(Ok), None, &bar, |_, _| {})
+        .await?
+        .all(&topics.raw)?;
+    until_engine(&mut services, client, 1, "warming up", &hint, o.timeout).await?;
+
+    let started = Instant::now();
+    let bar = indicatif::ProgressBar::new(o.lines);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed:>4} overlapped: producing {pos}/{len} [{bar:30}] {eta}",
+        )
+        .expect("valid template"),
+    );
+    produce::lines(producer, &topics.raw, super::feed::file_lines(o.feed)?, None, &bar, |_, _| {})
+        .await?
+        .all(&topics.raw)?;
+    bar.finish_and_clear();
+    until_engine(&mut services, client, o.accepted + 1, "overlapped: engine", &hint, o.timeout).await?;
+    let (_, at) = wait::until("overlapped: publisher", o.timeout, &hint, || fresh(&pool)).await?;
+    Ok(at.duration_since(started).as_secs_f64())
+}
+
+/// Waits until the engine (`services[1]`) has committed `expected` events.
+async fn until_engine(
+    services: &mut [Running],
+    client: &reqwest::Client,
+    expected: u64,
+    what: &str,
+    hint: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    wait::until(what, timeout, hint, || {
+        let alive: anyhow::Result<()> = services.iter_mut().try_for_each(Running::check_alive);
+        let admin = services[1].admin;
+        async move {
+            alive?;
+            let done = Metrics::scrape(client, admin).await?.sum("kpi_engine_events_total") as u64;
+            Ok(Seen { done: (done >= expected).then_some(()), progress: format!("{done} of {expected} events") })
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Values newer than the last change to the counts.
+pub async fn fresh(pool: &PgPool) -> anyhow::Result<Seen<()>> {
+    let fresh: Option<bool> = sqlx::query_scalar(
+        "SELECT (SELECT max(computed_at) FROM indicator_values) >= (SELECT max(updated_at) FROM indicator_counts)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Seen { done: fresh.filter(|f| *f).map(|_| ()), progress: "waiting for a refresh after the last commit".into() })
+}
