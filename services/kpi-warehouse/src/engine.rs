@@ -124,8 +124,14 @@ pub async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Counts) -
     if deltas.is_empty() {
         return Ok(());
     }
+    // Rows in one fixed order: engine instances sharing cells (every batch touches the
+    // trust-wide ones) then lock them in the same order and wait instead of deadlocking.
+    let mut rows: Vec<_> = deltas.iter().collect();
+    rows.sort_unstable_by_key(|(key, _)| {
+        (key.indicator, key.period.kind.code(), key.period.end, key.stratum.kind.code(), key.stratum.value)
+    });
     let mut columns = DeltaColumns::default();
-    for (key, tally) in deltas {
+    for (key, tally) in rows {
         columns.indicator.push(key.indicator);
         columns.kind.push(key.period.kind.code());
         columns.end.push(key.period.end);
