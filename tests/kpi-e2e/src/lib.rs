@@ -33,6 +33,7 @@ pub mod kafka;
 pub mod net;
 pub mod pipeline;
 pub mod process;
+pub mod private_pg;
 pub mod prom_rules;
 pub mod promtool;
 pub mod tools;

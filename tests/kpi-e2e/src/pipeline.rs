@@ -18,6 +18,9 @@ use tokio::process::{Child, Command};
 
 use crate::{free_port, Broker, TestDb};
 
+/// Helpers for fault tests (kills, a second engine, draining); see [`faults`].
+pub mod faults;
+
 /// One of the three services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
