@@ -232,9 +232,16 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     }
     assert!(demo.spc == spc, "the demo's SPC points differ from the warehouse's");
     kpi_e2e::demo::assert_table_shows(&demo.stdout, &published, &spc);
-    let demo_dead: BTreeMap<String, usize> =
-        demo.dead_letters.into_iter().filter(|(_, n)| *n > 0).map(|(r, n)| (r, n as usize)).collect();
-    assert_eq!(demo_dead, by_reason, "dead letters by reason, demo vs pipeline");
+    // Ingest's refusals match exactly. The engine dead-letters an end before its start when it
+    // first sees both ends, even if a later retraction removes one; the demo counts those left
+    // at the end, so it may count fewer.
+    let engine_reason = "ended_before_started";
+    let demo_dead: BTreeMap<String, usize> = demo.dead_letters.into_iter().map(|(r, n)| (r, n as usize)).collect();
+    let without_engine = |m: &BTreeMap<String, usize>| {
+        m.iter().filter(|(r, _)| *r != engine_reason).map(|(r, n)| (r.clone(), *n)).collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(without_engine(&demo_dead), without_engine(&by_reason), "ingest dead letters by reason, demo vs pipeline");
+    assert!(demo_dead.get(engine_reason).unwrap_or(&0) <= by_reason.get(engine_reason).unwrap_or(&0));
     phase("kpi demo agrees");
 }
 
