@@ -56,11 +56,8 @@ impl BatchSizer {
             return;
         }
         let latest = seconds / messages as f64;
-        self.seconds_per_message = if self.seconds_per_message <= 0.0 {
-            latest
-        } else {
-            0.5 * self.seconds_per_message + 0.5 * latest
-        };
+        self.seconds_per_message =
+            if self.seconds_per_message <= 0.0 { latest } else { 0.5 * self.seconds_per_message + 0.5 * latest };
     }
 }
 

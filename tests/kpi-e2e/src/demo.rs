@@ -22,7 +22,8 @@ pub type Spc = BTreeMap<SpcKey, SpcPoint>;
 pub type SpcKey = (String, String, String, String);
 pub type SpcPoint = ([f64; 4], Option<String>, String, Option<String>);
 
-const PUBLISHED: &str = "SELECT indicator, period_kind, CAST(period_end AS TEXT), stratum_type, stratum_value, numerator,
+const PUBLISHED: &str =
+    "SELECT indicator, period_kind, CAST(period_end AS TEXT), stratum_type, stratum_value, numerator,
      denominator, value, lower95, upper95, lower998, upper998, suppressed FROM indicator_values_published";
 const SPC: &str = "SELECT indicator, stratum_type, stratum_value, CAST(period_end AS TEXT), value, mean, lower_limit,
      upper_limit, special_cause, variation_icon, assurance_icon FROM indicator_spc";
@@ -88,7 +89,10 @@ where
     Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    ((r.get(0), r.get(1), r.get(2), r.get(3)), ([r.get(4), r.get(5), r.get(6), r.get(7)], r.get(8), r.get(9), r.get(10)))
+    (
+        (r.get(0), r.get(1), r.get(2), r.get(3)),
+        ([r.get(4), r.get(5), r.get(6), r.get(7)], r.get(8), r.get(9), r.get(10)),
+    )
 }
 
 /// The printed table's rows, by indicator id: its cells after the id, trimmed.
@@ -116,7 +120,8 @@ pub fn assert_table_shows(stdout: &str, published: &Published, spc: &Spc) {
         let Some(((_, _, end, _, _), (_, numbers, _))) = latest else { continue };
         assert_eq!(cells[1], end[..7], "{id}: month shown");
         if let Some(value) = numbers[1] {
-            let shown: f64 = cells[2].split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("{id}: {cells:?}"));
+            let shown: f64 =
+                cells[2].split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("{id}: {cells:?}"));
             assert!((shown - value).abs() <= 0.05 + 1e-9, "{id}: table shows {shown}, warehouse has {value}");
             checked += 1;
         }

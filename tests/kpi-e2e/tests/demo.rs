@@ -50,7 +50,12 @@ async fn demo_serves_metrics_writes_published_tables_and_stops_on_ctrl_c() {
     let metrics_url = metrics_url.expect("the demo names its /metrics address");
     let body = kpi_e2e::http::get(&metrics_url).await.expect("GET /metrics");
     kpi_e2e::promtool::check_metrics(&body);
-    for metric in ["kpi_indicator_value{", "kpi_ingest_events_rejected_total{", "kpi_engine_events_total{", "kpi_publisher_refreshes_total 1"] {
+    for metric in [
+        "kpi_indicator_value{",
+        "kpi_ingest_events_rejected_total{",
+        "kpi_engine_events_total{",
+        "kpi_publisher_refreshes_total 1",
+    ] {
         assert!(body.contains(metric), "{metric} missing from the demo's /metrics");
     }
     let ready = metrics_url.replace("/metrics", "/readyz");

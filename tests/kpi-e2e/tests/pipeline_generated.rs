@@ -224,7 +224,8 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
 
     // `kpi demo` over the same feed, with no broker and no database, publishes exactly these
     // rows and prints them.
-    let demo = kpi_e2e::demo::run_demo(pipeline.dir.path(), &["--people", "20000", "--months", "36", "--seed", "1"]).await;
+    let demo =
+        kpi_e2e::demo::run_demo(pipeline.dir.path(), &["--people", "20000", "--months", "36", "--seed", "1"]).await;
     let (published, spc) = kpi_e2e::demo::warehouse_publication(&pipeline.pool).await;
     assert_eq!(demo.published.len(), published.len(), "published rows, demo vs warehouse");
     for (key, row) in &published {
@@ -240,7 +241,11 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     let without_engine = |m: &BTreeMap<String, usize>| {
         m.iter().filter(|(r, _)| *r != engine_reason).map(|(r, n)| (r.clone(), *n)).collect::<BTreeMap<_, _>>()
     };
-    assert_eq!(without_engine(&demo_dead), without_engine(&by_reason), "ingest dead letters by reason, demo vs pipeline");
+    assert_eq!(
+        without_engine(&demo_dead),
+        without_engine(&by_reason),
+        "ingest dead letters by reason, demo vs pipeline"
+    );
     assert!(demo_dead.get(engine_reason).unwrap_or(&0) <= by_reason.get(engine_reason).unwrap_or(&0));
     phase("kpi demo agrees");
 }

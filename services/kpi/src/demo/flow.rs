@@ -73,7 +73,11 @@ impl DeadLetters {
         let mut reasons: Vec<_> = self.by_reason.iter().collect();
         reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let parts: Vec<String> = reasons.iter().map(|(reason, events)| format!("{events} {reason}")).collect();
-        if parts.is_empty() { "none".to_owned() } else { parts.join(", ") }
+        if parts.is_empty() {
+            "none".to_owned()
+        } else {
+            parts.join(", ")
+        }
     }
 }
 
@@ -195,7 +199,11 @@ fn ingest(
 }
 
 /// The engine stage: canonical events into person states, one "batch" per chunk.
-fn engine(mut canonical: Receiver<Vec<Vec<u8>>>, metrics: &EngineMetrics, progress: &ProgressBar) -> (Replay, u64, u64) {
+fn engine(
+    mut canonical: Receiver<Vec<Vec<u8>>>,
+    metrics: &EngineMetrics,
+    progress: &ProgressBar,
+) -> (Replay, u64, u64) {
     let mut replay = Replay::default();
     let (mut applied, mut duplicates) = (0u64, 0u64);
     while let Some(chunk) = canonical.blocking_recv() {
@@ -228,7 +236,9 @@ struct LineQueue {
 impl LineQueue {
     fn send_chunk(&mut self) -> io::Result<()> {
         let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
-        self.queue.blocking_send(chunk).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the ingest stage stopped"))
+        self.queue
+            .blocking_send(chunk)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the ingest stage stopped"))
     }
 }
 
@@ -254,6 +264,10 @@ impl Write for LineQueue {
         if !self.partial.is_empty() {
             self.chunk.push(std::mem::take(&mut self.partial));
         }
-        if self.chunk.is_empty() { Ok(()) } else { self.send_chunk() }
+        if self.chunk.is_empty() {
+            Ok(())
+        } else {
+            self.send_chunk()
+        }
     }
 }

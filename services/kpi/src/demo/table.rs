@@ -79,7 +79,11 @@ fn value_with_limits(value: &PublishedValue) -> String {
 
 /// One decimal place (counts are whole numbers and print as such).
 pub fn number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{value:.0}") } else { format!("{value:.1}") }
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
 }
 
 fn words(code: &str) -> String {
