@@ -21,6 +21,8 @@ use crate::{free_port, Broker, TestDb};
 /// Helpers for fault tests (kills, a second engine, draining); see [`faults`].
 pub mod faults;
 
+pub use faults::Producer;
+
 /// One of the three services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
@@ -88,7 +90,16 @@ impl Pipeline {
         // engine serves a fetch from an offset inside a multi-message batch wrongly, and the
         // services resume from stored offsets (see `crate::broker`). Its SQLite engine is
         // correct but stalled (fetch and group requests timing out) under this load.
-        let broker = Broker::start_memory().await;
+        Pipeline::start_with_broker(Broker::start_memory().await, partitions).await
+    }
+
+    /// [`Pipeline::start`] on a broker with SQLite storage, which keeps everything across
+    /// [`Broker::restart`]: for tests that stop the broker. Keep the feed modest (see above).
+    pub async fn start_durable(partitions: i32) -> Pipeline {
+        Pipeline::start_with_broker(Broker::start_durable().await, partitions).await
+    }
+
+    async fn start_with_broker(broker: Broker, partitions: i32) -> Pipeline {
         for topic in [RAW, CANONICAL, DEAD_LETTER] {
             broker.create_topic(topic, partitions).await;
         }
@@ -192,6 +203,22 @@ impl Pipeline {
             .await
             .expect("running kpi produce");
         assert!(output.status.success(), "kpi produce failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Writes lines to `name` in the pipeline's directory and starts `kpi produce` on it without
+    /// waiting, so that a test can inject faults while the feed arrives. Killed on drop.
+    pub fn spawn_producer(&self, name: &str, lines: &[String]) -> Producer {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").expect("writing feed");
+        let child = self
+            .command(&["produce", path.to_str().expect("utf-8 path")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting kpi produce");
+        Producer { child }
     }
 
     /// Writes lines to a file in the pipeline's directory and produces it.

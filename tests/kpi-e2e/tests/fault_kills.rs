@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kpi_core::validate::decode;
 use kpi_e2e::pipeline::faults::{ENGINE_GROUP, INGEST_GROUP};
 use kpi_e2e::pipeline::{
-    as_rows, generated_feed, kpi_bin, reference_replay, valid_lines, Pipeline, Service, CANONICAL, DEAD_LETTER, RAW,
+    as_rows, generated_feed, reference_replay, valid_lines, Pipeline, Service, CANONICAL, DEAD_LETTER, RAW,
 };
 use kpi_e2e::{consume_all_with, Received};
 use rand::{Rng, SeedableRng};
@@ -46,20 +46,8 @@ async fn ingest_and_engine_killed_twenty_times_count_every_event_once() {
     let mut pipeline = Pipeline::start(4).await;
     pipeline.spawn(Service::Ingest);
     pipeline.spawn(Service::Engine);
-    let feed = pipeline.dir.path().join("feed.ndjson");
-    std::fs::write(&feed, lines.join("\n") + "\n").unwrap();
     // `kpi produce` as its own process, so that the kills run while the feed arrives.
-    let mut producer = tokio::process::Command::new(kpi_bin())
-        .arg("produce")
-        .arg(&feed)
-        .current_dir(pipeline.dir.path())
-        .env_remove("KPI_CONFIG")
-        .envs(pipeline.env())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut producer = pipeline.spawn_producer("feed.ndjson", &lines);
     phase("pipeline started, producing");
 
     let total = lines.len() as f64;
@@ -69,7 +57,7 @@ async fn ingest_and_engine_killed_twenty_times_count_every_event_once() {
     // Engine restarts that went on to store offsets, each of which claimed a partition.
     let (mut engine_restarted_at, mut engine_restarts_progressed) = (None::<i64>, 0);
     while !ingest_due.is_empty() || !engine_due.is_empty() {
-        if produced_at.is_none() && producer.try_wait().unwrap().is_some() {
+        if produced_at.is_none() && producer.has_exited() {
             produced_at = Some(started.elapsed());
             phase("feed produced");
         }
@@ -114,8 +102,7 @@ async fn ingest_and_engine_killed_twenty_times_count_every_event_once() {
         assert!(started.elapsed() < Duration::from_secs(1_200), "kills not done in 20 minutes:\n{}", pipeline.logs());
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let status = producer.wait_with_output().await.unwrap();
-    assert!(status.status.success(), "kpi produce failed: {}", String::from_utf8_lossy(&status.stderr));
+    producer.finish().await;
     phase(&format!("{} kills done ({ingest_kills} ingest), feed produced", kills.len()));
 
     let canonical = pipeline

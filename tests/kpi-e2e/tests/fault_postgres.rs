@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use kpi_e2e::http;
-use kpi_e2e::pipeline::{as_rows, generated_feed, kpi_bin, valid_lines, Pipeline, Service};
+use kpi_e2e::pipeline::{as_rows, generated_feed, valid_lines, Pipeline, Service};
 use kpi_e2e::private_pg::PrivatePg;
 
 const OUTAGE: Duration = Duration::from_secs(30);
@@ -35,19 +35,7 @@ async fn warehouse_down_for_thirty_seconds_then_back_loses_and_doubles_nothing()
     pg.stop().await;
     let down_at = Instant::now();
     // The second half arrives while the warehouse is down, so the engine has batches to fail.
-    let second_file = pipeline.dir.path().join("second.ndjson");
-    std::fs::write(&second_file, second.join("\n") + "\n").unwrap();
-    let producer = tokio::process::Command::new(kpi_bin())
-        .arg("produce")
-        .arg(&second_file)
-        .current_dir(pipeline.dir.path())
-        .env_remove("KPI_CONFIG")
-        .envs(pipeline.env())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let producer = pipeline.spawn_producer("second.ndjson", &second);
     let mut not_ready = [None, None];
     while down_at.elapsed() < OUTAGE {
         for (i, service) in [Service::Engine, Service::Publisher].into_iter().enumerate() {
@@ -69,8 +57,7 @@ async fn warehouse_down_for_thirty_seconds_then_back_loses_and_doubles_nothing()
         wait_for_readyz(&pipeline, service, 200, Duration::from_secs(60)).await;
     }
     phase("engine and publisher ready again");
-    let produced = producer.wait_with_output().await.unwrap();
-    assert!(produced.status.success(), "kpi produce failed: {}", String::from_utf8_lossy(&produced.stderr));
+    producer.finish().await;
     pipeline.wait_for_drain(valid, invalid, Duration::from_secs(5), None, Duration::from_secs(300)).await;
     pipeline.wait_for_publisher(Duration::from_secs(60)).await;
     // The same processes throughout: they resumed by themselves, nobody restarted them.

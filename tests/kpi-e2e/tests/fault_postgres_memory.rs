@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use kpi_e2e::pipeline::{as_rows, generated_feed, kpi_bin, valid_lines, Pipeline, Service, CANONICAL};
+use kpi_e2e::pipeline::{as_rows, generated_feed, valid_lines, Pipeline, Service, CANONICAL};
 use kpi_e2e::private_pg::PrivatePg;
 
 /// Sampling lasts at least this long, and until `BACKLOG` messages have arrived after
@@ -14,6 +14,8 @@ use kpi_e2e::private_pg::PrivatePg;
 const SAMPLING: Duration = Duration::from_secs(30);
 const SETTLED: f64 = 10.0;
 const BACKLOG: i64 = 25_000;
+/// Lines of the backlog produced before `SETTLED`; the rest (over 35,000) come after it.
+const BACKLOG_EARLY: usize = 15_000;
 const SAMPLING_MAX: Duration = Duration::from_secs(150);
 /// librdkafka may pre-fetch into its queue while the engine is stuck (up to
 /// `queued.min.messages` 100,000 messages or `queued.max.messages.kbytes` 64 MiB); buffering
@@ -43,19 +45,12 @@ async fn engine_memory_stays_bounded_while_the_warehouse_is_down() {
     phase(&format!("warm-up applied; engine RSS {baseline} MiB; stopping PostgreSQL"));
 
     pg.stop().await;
-    let backlog_file = pipeline.dir.path().join("backlog.ndjson");
-    std::fs::write(&backlog_file, backlog.join("\n") + "\n").unwrap();
-    let producer = tokio::process::Command::new(kpi_bin())
-        .arg("produce")
-        .arg(&backlog_file)
-        .current_dir(pipeline.dir.path())
-        .env_remove("KPI_CONFIG")
-        .envs(pipeline.env())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    // The backlog comes in two parts, the second once the engine has settled, so that at least
+    // `BACKLOG` messages arrive while it is watched however fast ingest was at first.
+    let (early, late) = backlog.split_at(BACKLOG_EARLY);
+    assert!(late.len() as i64 > BACKLOG + 5_000, "the late part of the backlog is too small to show anything");
+    let early_producer = pipeline.spawn_producer("backlog-early.ndjson", early);
+    let mut late_producer = None;
     let down_at = Instant::now();
     let lag_before = lag(&pipeline).await;
     // (seconds into the outage, RSS MiB, canonical messages)
@@ -68,6 +63,7 @@ async fn engine_memory_stays_bounded_while_the_warehouse_is_down() {
         samples.push((t, rss_mib(pid), canonical));
         if t >= SETTLED && settled.is_none() {
             settled = Some((rss_mib(pid), canonical));
+            late_producer = Some(pipeline.spawn_producer("backlog-late.ndjson", late));
         }
         let arrived = settled.map_or(0, |(_, c)| canonical - c);
         if (down_at.elapsed() >= SAMPLING && arrived >= BACKLOG) || down_at.elapsed() >= SAMPLING_MAX {
@@ -99,8 +95,8 @@ async fn engine_memory_stays_bounded_while_the_warehouse_is_down() {
     // delivered only while the engine polls the consumer, so it freezes during the outage.
 
     pg.start_again().await;
-    let output = producer.wait_with_output().await.unwrap();
-    assert!(output.status.success(), "kpi produce failed: {}", String::from_utf8_lossy(&output.stderr));
+    early_producer.finish().await;
+    late_producer.expect("started at SETTLED").finish().await;
     let invalid = all.len() as i64 - valid;
     pipeline.wait_for_drain(valid, invalid, Duration::from_secs(5), None, Duration::from_secs(600)).await;
     assert_eq!(pipeline.pid(Service::Engine), Some(pid), "the engine was restarted");

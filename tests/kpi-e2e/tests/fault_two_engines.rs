@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use kpi_e2e::pipeline::faults::ENGINE_GROUP;
-use kpi_e2e::pipeline::{as_rows, generated_feed, kpi_bin, valid_lines, Pipeline, Service, CANONICAL};
+use kpi_e2e::pipeline::{as_rows, generated_feed, valid_lines, Pipeline, Service, CANONICAL};
 
 const PARTITIONS: i64 = 4;
 
@@ -23,19 +23,7 @@ async fn an_engine_killed_hands_its_partitions_to_the_other_and_counts_every_eve
     pipeline.spawn(Service::Ingest);
     pipeline.spawn(Service::Engine);
     let mut survivor = pipeline.spawn_extra_engine("b");
-    let feed = pipeline.dir.path().join("feed.ndjson");
-    std::fs::write(&feed, lines.join("\n") + "\n").unwrap();
-    let mut producer = tokio::process::Command::new(kpi_bin())
-        .arg("produce")
-        .arg(&feed)
-        .current_dir(pipeline.dir.path())
-        .env_remove("KPI_CONFIG")
-        .envs(pipeline.env())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let producer = pipeline.spawn_producer("feed.ndjson", &lines);
     phase(&format!("two engines started, producing {} lines", lines.len()));
 
     // Both engines must be doing work before one is killed, or nothing would move.
@@ -62,8 +50,7 @@ async fn an_engine_killed_hands_its_partitions_to_the_other_and_counts_every_eve
 
     let canonical =
         pipeline.wait_for_drain(valid, invalid, Duration::from_secs(5), None, Duration::from_secs(900)).await;
-    let produced = producer.wait().await.unwrap();
-    assert!(produced.success(), "kpi produce failed");
+    producer.finish().await;
     assert!(survivor.child.try_wait().unwrap().is_none(), "the survivor died:\n{}", pipeline.logs());
     phase(&format!("drained: {canonical} canonical messages"));
 

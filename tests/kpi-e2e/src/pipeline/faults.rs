@@ -37,6 +37,24 @@ impl ExtraEngine {
     }
 }
 
+/// A `kpi produce` running in the background ([`Pipeline::spawn_producer`]). Killed on drop.
+pub struct Producer {
+    pub(super) child: Child,
+}
+
+impl Producer {
+    /// Whether it has finished (successfully or not).
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("polling kpi produce").is_some()
+    }
+
+    /// Waits for it to end; panics with its error output if it failed.
+    pub async fn finish(self) {
+        let output = self.child.wait_with_output().await.expect("waiting for kpi produce");
+        assert!(output.status.success(), "kpi produce failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
 /// Serialises [`Pipeline::start_on`]: it sets a process-wide variable for a moment.
 static PG_SERVER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
