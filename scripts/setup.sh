@@ -96,6 +96,17 @@ else
     command -v docker-compose >/dev/null 2>&1 || die "docker-compose still missing after apt-get install docker-compose"
 fi
 
+# --- OpenSSL and TLS test tools ---------------------------------------------------------------
+# librdkafka (rdkafka's `ssl` feature) and sqlx (native-tls) link OpenSSL; tests/kpi-e2e/tests/tls.rs
+# makes a throw-away CA with the openssl command line and fronts the broker with socat.
+if command -v openssl >/dev/null 2>&1 && command -v socat >/dev/null 2>&1 \
+    && command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl; then
+    say "openssl, socat, OpenSSL headers: already installed"
+else
+    say "openssl, socat, OpenSSL headers: installing Debian packages"
+    apt_install --no-install-recommends openssl socat libssl-dev pkg-config
+fi
+
 # --- PostgreSQL --------------------------------------------------------------------------------
 if pg_isready -q -h 127.0.0.1 -p 5432; then
     say "postgresql: accepting connections on 127.0.0.1:5432"

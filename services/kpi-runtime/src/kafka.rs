@@ -56,3 +56,39 @@ fn merge(mut base: ClientConfig, overrides: ClientConfig) -> ClientConfig {
     }
     base
 }
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::producer::BaseProducer;
+
+    use super::*;
+
+    /// librdkafka refuses TLS and SASL/SCRAM properties when it was built without OpenSSL; this
+    /// build must accept them, or the settings the README documents would not start a service.
+    #[test]
+    fn tls_and_sasl_properties_are_accepted() {
+        let mut settings = KafkaSettings { brokers: "127.0.0.1:9".into(), ..KafkaSettings::default() };
+        for (key, value) in [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanisms", "SCRAM-SHA-512"),
+            ("sasl.username", "kpi"),
+            ("sasl.password", "secret"),
+            ("ssl.endpoint.identification.algorithm", "https"),
+        ] {
+            settings.properties.insert(key.into(), value.into());
+        }
+        let producer: Result<BaseProducer, _> = producer_config(&settings).create();
+        assert!(producer.is_ok(), "producer refused TLS/SASL settings: {:?}", producer.err());
+        let consumer: Result<BaseConsumer, _> = consumer_config(&settings, "g").create();
+        assert!(consumer.is_ok(), "consumer refused TLS/SASL settings: {:?}", consumer.err());
+    }
+
+    #[test]
+    fn an_unknown_property_is_refused_by_name() {
+        let mut settings = KafkaSettings::default();
+        settings.properties.insert("sasl.mechanismz".into(), "PLAIN".into());
+        let error = producer_config(&settings).create::<BaseProducer>().err().expect("refused").to_string();
+        assert!(error.contains("sasl.mechanismz"), "{error}");
+    }
+}

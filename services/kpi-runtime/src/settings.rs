@@ -26,7 +26,7 @@ pub struct Settings {
     pub shutdown_deadline_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaSettings {
     /// Comma-separated `host:port` list.
@@ -51,7 +51,7 @@ impl Default for KafkaSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PostgresSettings {
     /// e.g. `postgres://kpi@db:5432/kpi?sslmode=verify-full&sslrootcert=/etc/kpi/ca.pem`.
@@ -174,6 +174,49 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Printed without secrets: librdkafka properties such as `sasl.password` or
+/// `ssl.key.password` keep their keys but not their values.
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: BTreeMap<&str, &str> = self
+            .properties
+            .iter()
+            .map(|(key, value)| (key.as_str(), if is_secret_property(key) { "<redacted>" } else { value.as_str() }))
+            .collect();
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("raw_topic", &self.raw_topic)
+            .field("canonical_topic", &self.canonical_topic)
+            .field("dead_letter_topic", &self.dead_letter_topic)
+            .field("properties", &properties)
+            .finish()
+    }
+}
+
+fn is_secret_property(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "key.pem", "jaas", "oauthbearer.config"].iter().any(|word| key.contains(word))
+}
+
+/// Printed without the password of the URL (`postgres://user:<redacted>@host/db`).
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("url", &redact_url_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -326,5 +369,27 @@ mod tests {
         assert!(error.contains("publisher.spc_shift_length") && error.contains("6 to 8"), "{error}");
         let secret = format!("{:?}", Secret("s3cret".into()));
         assert!(!secret.contains("s3cret"));
+    }
+
+    #[test]
+    fn printed_settings_show_no_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kpi.toml");
+        std::fs::write(
+            &file,
+            "[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.password\" = \"kafka-s3cret\"\n\
+             \"ssl.key.password\" = \"key-s3cret\"\n[postgres]\nurl = \"postgres://kpi:pg-s3cret@db:5432/kpi?sslmode=verify-full\"\n\
+             [ingest]\nhmac_key = \"hmac-s3cret\"\n",
+        )
+        .unwrap();
+        let printed = format!("{:?}", Settings::load(Some(&file)).unwrap());
+        for secret in ["kafka-s3cret", "key-s3cret", "pg-s3cret", "hmac-s3cret"] {
+            assert!(!printed.contains(secret), "{secret} printed in {printed}");
+        }
+        assert!(
+            printed.contains("SASL_SSL")
+                && printed.contains("postgres://kpi:<redacted>@db:5432/kpi?sslmode=verify-full"),
+            "{printed}"
+        );
     }
 }

@@ -78,6 +78,8 @@ pub struct Broker {
     child: Option<Child>,
     starts: u32,
     last_start: Duration,
+    /// The port clients are told to connect to, when not the listener's (a TLS front).
+    advertised_port: Option<u16>,
 }
 
 impl Broker {
@@ -125,6 +127,7 @@ impl Broker {
             child: None,
             starts: 0,
             last_start: Duration::ZERO,
+            advertised_port: None,
         };
         // A port found free can be taken by someone else before tansu binds it: try a few.
         let mut last_error = String::new();
@@ -209,6 +212,15 @@ impl Broker {
                 Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
+    }
+
+    /// Restarts the broker telling clients, in metadata, to connect to `port` on loopback
+    /// instead of its own listener: a front such as [`crate::tls::TlsFront`] listens there.
+    /// Clients still bootstrap from either; the harness's own clients (plaintext) then no longer
+    /// reach it, so create the topics first (SQLite storage keeps them).
+    pub async fn restart_advertising(&mut self, port: u16) {
+        self.advertised_port = Some(port);
+        self.restart().await;
     }
 
     /// Creates a topic through the Kafka admin API (CreateTopics) and waits until metadata shows
@@ -304,11 +316,12 @@ impl Broker {
             .open(&self.log_path)
             .map_err(|e| format!("open {}: {e}", self.log_path.display()))?;
         let url = self.url();
+        let advertised = self.advertised_port.map_or_else(|| url.clone(), |port| format!("tcp://127.0.0.1:{port}"));
         let storage_url = self.storage.url();
         let _ = writeln!(
             log,
             "=== kpi-e2e: start #{} of {} broker --listener-url {url} --advertised-listener-url \
-             {url} --storage-engine {storage_url}",
+             {advertised} --storage-engine {storage_url}",
             self.starts,
             self.bin.display()
         );
@@ -321,7 +334,7 @@ impl Broker {
         command
             .arg("broker")
             .args(["--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
+            .args(["--advertised-listener-url", &advertised])
             .args(["--storage-engine", &storage_url])
             // Tansu reads `.env` in its working directory: keep it in ours, away from the repo's.
             .current_dir(&workdir)

@@ -14,6 +14,8 @@
 //! * [`pipeline::Pipeline`]: broker + database + the real `kpi` binary's three services, and the
 //!   in-memory reference the warehouse must agree with; [`audit`], [`promtool`], [`http`] for
 //!   the privacy audit, metric format checks and admin endpoints.
+//! * [`private_pg`] (a PostgreSQL cluster a test may stop, optionally serving TLS) and [`tls`] (a
+//!   throw-away certificate authority, a TLS front for the broker) for the fault and TLS tests.
 //!
 //! Tests get their own broker or at least their own topics and groups, and their own database,
 //! so they can run in parallel.
@@ -32,10 +34,11 @@ pub mod http;
 pub mod kafka;
 pub mod net;
 pub mod pipeline;
-pub mod process;
 pub mod private_pg;
+pub mod process;
 pub mod prom_rules;
 pub mod promtool;
+pub mod tls;
 pub mod tools;
 
 pub use broker::{Broker, Storage};

@@ -30,18 +30,45 @@ pub struct PrivatePg {
 impl PrivatePg {
     /// Creates a cluster in a temporary directory (`initdb`) and starts it.
     pub async fn start() -> PrivatePg {
+        let mut pg = PrivatePg::init();
+        pg.start_again().await;
+        pg
+    }
+
+    /// Like [`PrivatePg::start`], serving TLS (`ssl = on`) with this certificate and key (PEM).
+    /// Plain connections are still allowed: the client's `sslmode` decides.
+    pub async fn start_with_tls(cert: &Path, key: &Path) -> PrivatePg {
+        let mut pg = PrivatePg::init();
+        for (from, name) in [(cert, "server.crt"), (key, "server.key")] {
+            let to = pg.data().join(name);
+            std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copying {} into the cluster: {e}", from.display()));
+            // PostgreSQL refuses a key that others can read.
+            std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = pg.owner {
+                std::os::unix::fs::chown(&to, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let conf = pg.data().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("reading postgresql.conf");
+        text.push_str("\nssl = on\n");
+        std::fs::write(&conf, text).expect("writing postgresql.conf");
+        pg.start_again().await;
+        pg
+    }
+
+    /// `initdb` in a temporary directory; not started.
+    fn init() -> PrivatePg {
         let bin = pg_bin_dir();
         let dir = tempfile::Builder::new().prefix("kpi-e2e-pg-").tempdir().expect("temp dir for PostgreSQL");
         let owner = if unsafe { libc::geteuid() } == 0 { Some(postgres_user()) } else { None };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown the cluster dir to postgres");
         }
-        let mut pg = PrivatePg { dir, port: free_port(), bin, owner, child: None, starts: 0 };
+        let pg = PrivatePg { dir, port: free_port(), bin, owner, child: None, starts: 0 };
         let mut initdb = pg.as_owner(Command::new(pg.bin.join("initdb")));
         initdb.args(["-D", &pg.data().display().to_string(), "-U", "postgres", "--auth=trust", "--no-sync"]);
         let output = initdb.stdin(Stdio::null()).output().expect("running initdb");
         assert!(output.status.success(), "initdb failed: {}", String::from_utf8_lossy(&output.stderr));
-        pg.start_again().await;
         pg
     }
 
