@@ -2,6 +2,7 @@
 //! Each line is sent as it is (even a malformed one, which ingest will dead-letter), keyed by
 //! its `person_id`, or its `event_id` when it has none, as the contract asks.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use futures::stream::{FuturesUnordered, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
@@ -31,6 +33,11 @@ pub struct ProduceArgs {
 
 /// Most sends awaiting acknowledgement at once.
 const IN_FLIGHT: usize = 10_000;
+/// Tries per event. librdkafka retries what Kafka calls retriable by itself, but a broker going
+/// down may answer the sends in hand with a permanent-looking error first (Tansu answers
+/// UNKNOWN_SERVER_ERROR while it stops); a later try waits in librdkafka's queue until the
+/// broker is back.
+const SEND_ATTEMPTS: u32 = 5;
 
 pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow::Result<()> {
     let settings = Settings::load(config)?;
@@ -48,7 +55,8 @@ pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow:
 
     let started = Instant::now();
     let mut in_flight = FuturesUnordered::new();
-    let (mut sent, mut failed) = (0u64, 0u64);
+    let mut sent = 0u64;
+    let mut failures = Failures::default();
     for line in BufReader::new(file).split(b'\n') {
         let line = line.with_context(|| format!("reading {}", args.file.display()))?;
         bar.inc(line.len() as u64 + 1);
@@ -62,19 +70,11 @@ pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow:
         let key = key_of(&line);
         let producer = &producer;
         let topic = &topic;
-        in_flight.push(async move {
-            let headers = OwnedHeaders::new().insert(Header { key: "content-type", value: Some("application/json") });
-            let mut record = FutureRecord::to(topic).payload(&line).headers(headers);
-            if let Some(key) = &key {
-                record = record.key(key);
-            }
-            producer.send(record, Duration::from_secs(30)).await.map_err(|(e, _)| e)
-        });
+        in_flight.push(async move { send(producer, topic, &line, key.as_deref()).await });
         sent += 1;
         if in_flight.len() >= IN_FLIGHT {
             if let Some(Err(error)) = in_flight.next().await {
-                failed += 1;
-                tracing::error!(%error, "produce failed");
+                failures.add(&error);
             }
         }
         if sent % 10_000 == 0 {
@@ -83,10 +83,10 @@ pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow:
     }
     while let Some(result) = in_flight.next().await {
         if let Err(error) = result {
-            failed += 1;
-            tracing::error!(%error, "produce failed");
+            failures.add(&error);
         }
     }
+    let failed = failures.total();
     producer.flush(Duration::from_secs(30)).context("flushing the producer")?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
@@ -97,10 +97,55 @@ pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow:
     );
     if failed > 0 {
         anyhow::bail!(
-            "{failed} events could not be produced; check the broker and re-run (the engine ignores repeats)"
+            "{failed} events could not be produced after {SEND_ATTEMPTS} tries each ({}); check the broker \
+             and re-run (the engine ignores repeats)",
+            failures.summary()
         );
     }
     Ok(())
+}
+
+/// Sends one line, trying again after a pause when the broker refuses it.
+async fn send(producer: &FutureProducer, topic: &str, line: &[u8], key: Option<&str>) -> Result<(), KafkaError> {
+    let mut pause = Duration::from_millis(500);
+    for attempt in 1.. {
+        let headers = OwnedHeaders::new().insert(Header { key: "content-type", value: Some("application/json") });
+        let mut record = FutureRecord::to(topic).payload(line).headers(headers);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        match producer.send(record, Duration::from_secs(30)).await {
+            Ok(_) => return Ok(()),
+            Err((error, _)) if attempt >= SEND_ATTEMPTS => return Err(error),
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(8));
+            }
+        }
+    }
+    unreachable!("the loop returns by the last attempt")
+}
+
+/// Sends that failed for good, counted by error (one log line per kind, not per event).
+#[derive(Default)]
+struct Failures(BTreeMap<String, u64>);
+
+impl Failures {
+    fn add(&mut self, error: &KafkaError) {
+        let count = self.0.entry(error.to_string()).or_default();
+        if *count == 0 {
+            tracing::error!(%error, "produce failed (further events failing the same way are counted, not logged)");
+        }
+        *count += 1;
+    }
+
+    fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    fn summary(&self) -> String {
+        self.0.iter().map(|(error, count)| format!("{count} x {error}")).collect::<Vec<_>>().join("; ")
+    }
 }
 
 /// The message key: `person_id`, else `event_id`, else none (for lines that are not JSON).
