@@ -24,20 +24,22 @@ use kpi_warehouse::WarehouseError;
 use crate::batch::{self, BatchError, DeadLetters, Incoming};
 use crate::internal_events::EngineMetrics;
 use crate::partitions::Owned;
-use kpi_runtime::kafka::producer_config;
+use kpi_runtime::kafka::{producer_config, BrokerReadiness, STATISTICS_INTERVAL_MS};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 /// Consumer callbacks: remembers revoked partitions for the loop, and turns librdkafka's
-/// statistics into the lag gauge.
+/// statistics into the lag gauge and the broker half of readiness.
 struct EngineContext {
     topic: String,
     revoked: Mutex<Vec<i32>>,
     metrics: EngineMetrics,
+    broker: BrokerReadiness,
 }
 
 impl ClientContext for EngineContext {
     fn stats(&self, statistics: Statistics) {
+        self.broker.observe(&statistics);
         if let Some(topic) = statistics.topics.get(&self.topic) {
             for (partition, stats) in &topic.partitions {
                 if *partition >= 0 && stats.consumer_lag >= 0 {
@@ -59,19 +61,26 @@ impl ConsumerContext for EngineContext {
 
 type EngineConsumer = StreamConsumer<EngineContext>;
 
-/// Runs the engine until `shutdown` is cancelled.
+/// Runs the engine until `shutdown` is cancelled. `ready` follows the warehouse, `broker_ready`
+/// the broker connection; the engine is ready when both are.
 pub async fn run(
     settings: &Settings,
     pool: PgPool,
     metrics: EngineMetrics,
     ready: Readiness,
+    broker_ready: Readiness,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let topic = settings.kafka.canonical_topic.clone();
-    let context = EngineContext { topic: topic.clone(), revoked: Mutex::new(Vec::new()), metrics: metrics.clone() };
+    let context = EngineContext {
+        topic: topic.clone(),
+        revoked: Mutex::new(Vec::new()),
+        metrics: metrics.clone(),
+        broker: BrokerReadiness { ready: broker_ready },
+    };
     let consumer: Arc<EngineConsumer> = Arc::new(
         consumer_config(&settings.kafka, &settings.engine.group_id)
-            .set("statistics.interval.ms", "5000")
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
             .create_with_context(context)
             .context("creating the canonical-topic consumer (check kafka.brokers and kafka.properties)")?,
     );

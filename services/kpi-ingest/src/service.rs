@@ -15,7 +15,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use kpi_core::Pseudonymiser;
 use kpi_runtime::admin::Readiness;
-use kpi_runtime::kafka::{consumer_config, producer_config};
+use kpi_runtime::kafka::{consumer_config, producer_config, BrokerReadiness, STATISTICS_INTERVAL_MS};
 use kpi_runtime::settings::Settings;
 
 use crate::internal_events::IngestMetrics;
@@ -32,6 +32,9 @@ const BATCH_WAIT: Duration = Duration::from_millis(100);
 /// its group: seen under load on 2 cores, and one rejoin on Tansu then never got its partitions
 /// back, which stopped ingest altogether.
 const BATCH_TARGET_SECONDS: f64 = 2.0;
+/// Acknowledgements outstanding this long mean the broker is away (a batch takes about
+/// `BATCH_TARGET_SECONDS`): ingest reports not ready until they come.
+const PRODUCE_STALL: Duration = Duration::from_secs(8);
 
 /// Sizes batches from the recent time per message, so a slow broker gets smaller batches.
 struct BatchSizer {
@@ -80,12 +83,13 @@ pub async fn run(
     let pseudonymiser = Pseudonymiser::new(&key)?;
     drop(key);
     let kafka = &settings.kafka;
-    let consumer: StreamConsumer = consumer_config(kafka, &settings.ingest.group_id)
-        .create()
+    // Ready while the broker is connected: ingest depends on nothing else.
+    let consumer: StreamConsumer<BrokerReadiness> = consumer_config(kafka, &settings.ingest.group_id)
+        .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+        .create_with_context(BrokerReadiness { ready: ready.clone() })
         .context("creating the raw-topic consumer (check kafka.brokers and kafka.properties)")?;
     consumer.subscribe(&[&kafka.raw_topic]).with_context(|| format!("subscribing to {}", kafka.raw_topic))?;
     let producer: FutureProducer = producer_config(kafka).create().context("creating the producer")?;
-    ready.set(true);
     tracing::info!(raw = %kafka.raw_topic, canonical = %kafka.canonical_topic, dead_letter = %kafka.dead_letter_topic, "ingest started");
 
     let mut sizer = BatchSizer::new();
@@ -101,7 +105,7 @@ pub async fn run(
             records.push(to_record(settings, &pseudonymiser, &metrics, message));
             next_offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
         }
-        produce_all(&producer, &records, &metrics, &shutdown).await?;
+        produce_all(&producer, &records, &metrics, &ready, &shutdown).await?;
         let mut offsets = TopicPartitionList::new();
         for ((topic, partition), next) in &next_offsets {
             offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
@@ -117,7 +121,7 @@ pub async fn run(
 }
 
 /// Waits for one message, then takes what else arrives within [`BATCH_WAIT`], up to `max`.
-async fn next_batch(consumer: &StreamConsumer, max: usize) -> Vec<BorrowedMessage<'_>> {
+async fn next_batch(consumer: &StreamConsumer<BrokerReadiness>, max: usize) -> Vec<BorrowedMessage<'_>> {
     let mut batch = Vec::new();
     loop {
         match consumer.recv().await {
@@ -190,10 +194,15 @@ fn to_record(
 
 /// Produces every record and waits for every acknowledgement, retrying failures with backoff
 /// until they succeed or shutdown is asked for (then the batch is left uncommitted).
+/// Produces every record, retrying failures until each is acknowledged. Acknowledgements held
+/// up longer than [`PRODUCE_STALL`] (the broker went away mid-batch) clear `ready`: the
+/// consumer's statistics, which would, are not delivered while this waits. They set it again
+/// once the batch is through and the consumer is polled.
 async fn produce_all(
     producer: &FutureProducer,
     records: &[Record],
     metrics: &IngestMetrics,
+    ready: &Readiness,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let mut pending: Vec<&Record> = records.iter().collect();
@@ -210,7 +219,19 @@ async fn produce_all(
             }
             producer.send(out, Duration::from_secs(5))
         });
-        let results = join_all(sends).await;
+        let acknowledged = join_all(sends);
+        tokio::pin!(acknowledged);
+        let results = loop {
+            tokio::select! {
+                results = &mut acknowledged => break results,
+                _ = tokio::time::sleep(PRODUCE_STALL) => {
+                    if ready.get() {
+                        tracing::warn!(records = pending.len(), "broker has not acknowledged for {PRODUCE_STALL:?}; not ready until it does");
+                    }
+                    ready.set(false);
+                }
+            }
+        };
         let failed: Vec<&Record> = pending
             .iter()
             .zip(results)

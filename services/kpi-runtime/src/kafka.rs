@@ -1,9 +1,44 @@
 //! librdkafka client configuration shared by every Kafka client of the services. Security
 //! (TLS, SASL) is passed through from `kafka.properties`, so any librdkafka option works.
 
-use rdkafka::ClientConfig;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::{ClientConfig, ClientContext, Statistics};
 
+use crate::admin::Readiness;
 use crate::settings::KafkaSettings;
+
+/// How often librdkafka reports its statistics to a [`BrokerReadiness`], in milliseconds.
+pub const STATISTICS_INTERVAL_MS: &str = "2000";
+
+/// Keeps a readiness flag in step with the broker: librdkafka's statistics (every
+/// [`STATISTICS_INTERVAL_MS`], delivered while the consumer is polled) give the state of each
+/// broker connection; ready while at least one is `UP`. So `/readyz` answers 503 while the
+/// broker is away, and 200 again once librdkafka has reconnected by itself.
+pub struct BrokerReadiness {
+    pub ready: Readiness,
+}
+
+impl BrokerReadiness {
+    pub fn observe(&self, statistics: &Statistics) {
+        let up = statistics.brokers.values().any(|broker| broker.state == "UP");
+        if up != self.ready.get() {
+            tracing::info!(
+                connected = up,
+                "broker connection {}",
+                if up { "up" } else { "lost; librdkafka reconnects by itself" }
+            );
+        }
+        self.ready.set(up);
+    }
+}
+
+impl ClientContext for BrokerReadiness {
+    fn stats(&self, statistics: Statistics) {
+        self.observe(&statistics);
+    }
+}
+
+impl ConsumerContext for BrokerReadiness {}
 
 /// A client configuration with the brokers, the pass-through properties and the defaults this
 /// project relies on (which `kafka.properties` may override).

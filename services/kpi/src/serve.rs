@@ -80,6 +80,7 @@ pub async fn serve(config: Option<&Path>, Services(needs): Services) -> anyhow::
     }
     if needs.engine || needs.publisher {
         let engine_ready = Readiness::default();
+        let engine_broker_ready = Readiness::default();
         let publisher_ready = Readiness::default();
         let engine_registry = Registry::new();
         let publisher_registry = Registry::new();
@@ -87,8 +88,8 @@ pub async fn serve(config: Option<&Path>, Services(needs): Services) -> anyhow::
         let gauges = IndicatorGauges::register(&publisher_registry)?;
         let publisher_metrics = PublisherMetrics::register(&publisher_registry)?;
         if needs.engine {
-            admin::serve(settings.engine.admin_listen, engine_registry, vec![engine_ready.clone()], shutdown.clone())
-                .await?;
+            let ready = vec![engine_ready.clone(), engine_broker_ready.clone()];
+            admin::serve(settings.engine.admin_listen, engine_registry, ready, shutdown.clone()).await?;
         }
         if needs.publisher {
             kpi_publisher::service::load_population(&settings.publisher)?;
@@ -107,7 +108,9 @@ pub async fn serve(config: Option<&Path>, Services(needs): Services) -> anyhow::
             if needs.engine {
                 let (settings, pool, shutdown) = (settings.clone(), pool.clone(), shutdown.clone());
                 services.spawn(async move {
-                    kpi_engine::run(&settings, pool, engine_metrics, engine_ready, shutdown).await.context("engine")
+                    kpi_engine::run(&settings, pool, engine_metrics, engine_ready, engine_broker_ready, shutdown)
+                        .await
+                        .context("engine")
                 });
             }
             if needs.publisher {

@@ -1,11 +1,13 @@
 //! End to end on real parts, the broker lost mid-run (raw → ingest → canonical → engine): a
 //! Tansu broker on its durable `sqlite://` storage is stopped while the feed is arriving and
 //! being counted, kept down, then started again on the same port and storage. The producer,
-//! ingest and engine must stay up, reconnect by themselves, and end with counts equal to the
-//! core over the same lines: nothing lost, nothing counted twice.
+//! ingest and engine must stay up, report not ready (`/readyz` 503) while it is away, reconnect
+//! by themselves, and end with counts equal to the core over the same lines: nothing lost,
+//! nothing counted twice.
 
 use std::time::{Duration, Instant};
 
+use kpi_e2e::http;
 use kpi_e2e::pipeline::{as_rows, generated_feed, valid_lines, Pipeline, Service, CANONICAL};
 
 const OUTAGE: Duration = Duration::from_secs(15);
@@ -42,14 +44,25 @@ async fn broker_stopped_mid_run_then_back_loses_and_doubles_nothing() {
 
     pipeline.broker.stop().await;
     let down_at = Instant::now();
+    let mut not_ready = [false, false];
     while down_at.elapsed() < OUTAGE {
-        for service in [Service::Ingest, Service::Engine] {
+        for (i, service) in [Service::Ingest, Service::Engine].into_iter().enumerate() {
             assert!(pipeline.is_alive(service), "{service:?} exited while the broker was down:\n{}", pipeline.logs());
+            not_ready[i] |= readyz(&pipeline, service).await == Some(503);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    phase("outage over; starting the broker again");
+    assert_eq!(not_ready, [true, true], "[ingest, engine] /readyz answered 503 while the broker was down");
+    phase("outage over (ingest and engine answered /readyz 503); starting the broker again");
     pipeline.broker.restart().await;
+    for service in [Service::Ingest, Service::Engine] {
+        let back = Instant::now();
+        while readyz(&pipeline, service).await != Some(200) {
+            assert!(back.elapsed() < Duration::from_secs(60), "{service:?} not ready 60 s after the broker came back");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    phase("ingest and engine ready again");
     let after: i64 = pipeline.high_watermarks(CANONICAL).await.values().sum();
     // Ingest may already have written more since the restart; nothing may have gone.
     assert!(after >= before, "the canonical topic lost messages across the broker's restart: {before} -> {after}");
@@ -65,4 +78,8 @@ async fn broker_stopped_mid_run_then_back_loses_and_doubles_nothing() {
         "counts after the broker's restart differ from the core's"
     );
     phase(&format!("drained: {canonical} canonical messages for {valid} valid lines; counts equal the reference"));
+}
+
+async fn readyz(pipeline: &Pipeline, service: Service) -> Option<u16> {
+    http::status(&format!("{}/readyz", pipeline.admin_url(service))).await.ok()
 }
