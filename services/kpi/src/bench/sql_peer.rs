@@ -16,7 +16,19 @@ use sqlx::{PgPool, Row};
 use super::report::SqlPeer;
 
 /// The indicators and strata the SQL peer computes so far.
-pub const INDICATORS: [&str; 4] = ["mha_detentions", "mha_short_term_orders", "suspected_suicides", "fft_positive_pct"];
+pub const INDICATORS: [&str; 8] = [
+    "mha_detentions",
+    "mha_short_term_orders",
+    "suspected_suicides",
+    "fft_positive_pct",
+    "restrictive_interventions_rate",
+    "restraint_rate",
+    "seclusion_rate",
+    "rapid_tranquillisation_rate",
+];
+/// Those whose denominator is counted from events, and compared too.
+const COUNTED_DENOMINATORS: [&str; 5] =
+    ["fft_positive_pct", "restrictive_interventions_rate", "restraint_rate", "seclusion_rate", "rapid_tranquillisation_rate"];
 pub const STRATA: [&str; 2] = ["all", "ethnic_group"];
 
 /// Rows per COPY message.
@@ -36,6 +48,7 @@ pub async fn run(pool: &PgPool, feed: &Path, lines: u64) -> anyhow::Result<SqlPe
 
     let rows = sqlx::query(include_str!("sql_peer_compare.sql"))
         .bind(INDICATORS.to_vec())
+        .bind(COUNTED_DENOMINATORS.to_vec())
         .fetch_all(pool)
         .await
         .context("comparing the SQL peer with indicator_values")?;

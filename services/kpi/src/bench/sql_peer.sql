@@ -1,8 +1,9 @@
 -- kpi bench, the SQL batch peer: the same raw events (already COPYed into bench_raw as jsonb)
--- turned into counts by plain SQL, to compare with what the pipeline published. Covers the
--- event-dated counts: mha_detentions, mha_short_term_orders, suspected_suicides and
--- fft_positive_pct, by month and rolling 12 months, for the strata all and ethnic_group.
--- It follows docs/events.md and services/kpi-core/src/indicators/{mha,suicide,outcomes}.rs.
+-- turned into counts by plain SQL, to compare with what the pipeline published. Covers
+-- mha_detentions, mha_short_term_orders, suspected_suicides, fft_positive_pct and the four
+-- restrictive intervention rates per 1,000 occupied bed days, by month and rolling 12 months,
+-- for the strata all and ethnic_group. It follows docs/events.md and
+-- services/kpi-core/src/indicators/{mha,suicide,outcomes,restrictive,records}.rs.
 
 -- Every event in effect once: the first line of each event_id (a repeat is a duplicate), less
 -- the retractions and the events they retract. Dates are Europe/London calendar dates.
@@ -33,6 +34,22 @@ SELECT DISTINCT ON (person) person,
 FROM (SELECT person, occurred_at, recorded_at, event_id, body->'demographics'->>'ethnic_category' AS c
       FROM peer_events WHERE body ? 'demographics') d
 ORDER BY person, occurred_at DESC, recorded_at DESC, event_id DESC;
+
+-- Ward stays: opened by their first start event, closed by the earliest end dated on or after
+-- the start (services/kpi-core/src/indicators/records.rs, ward_stays).
+CREATE TABLE peer_stays AS
+WITH starts AS (
+    SELECT DISTINCT ON (person, stay) person, stay, day
+    FROM (SELECT person, body->'ward_stay_started'->>'ward_stay_id' AS stay, day, occurred_at, recorded_at, event_id
+          FROM peer_events WHERE body ? 'ward_stay_started') s
+    ORDER BY person, stay, day, occurred_at, recorded_at, event_id
+)
+SELECT s.person, s.stay, s.day AS started, min(e.day) AS ended
+FROM starts s
+LEFT JOIN (SELECT person, body->'ward_stay_ended'->>'ward_stay_id' AS stay, day
+           FROM peer_events WHERE body ? 'ward_stay_ended') e
+       ON e.person = s.person AND e.stay = s.stay AND e.day >= s.day
+GROUP BY 1, 2, 3;
 
 -- What each person contributes on a date: (indicator, person, day, numerator, denominator).
 CREATE TABLE peer_dated AS
@@ -93,7 +110,21 @@ FROM deaths d
 WHERE d.cause = 'suspected_suicide'
   AND (EXISTS (SELECT 1 FROM spans s WHERE s.person = d.person AND s.received <= d.day
                  AND (s.discharged IS NULL OR s.discharged >= d.day - 365))
-       OR EXISTS (SELECT 1 FROM attended a WHERE a.person = d.person AND a.day BETWEEN d.day - 365 AND d.day));
+       OR EXISTS (SELECT 1 FROM attended a WHERE a.person = d.person AND a.day BETWEEN d.day - 365 AND d.day))
+UNION ALL
+-- Restrictive interventions on a ward stay of the same person, on their own date: each counts
+-- towards the total and restraints, seclusions and rapid tranquillisations towards their own.
+SELECT rate.indicator, i.person, i.day, 1, 0
+FROM (SELECT person, day, body->'restrictive_intervention'->>'ward_stay_id' AS stay,
+             body->'restrictive_intervention'->>'kind' AS kind
+      FROM peer_events WHERE body ? 'restrictive_intervention') i
+JOIN (SELECT DISTINCT person, stay FROM peer_stays) s ON s.person = i.person AND s.stay = i.stay
+CROSS JOIN LATERAL (VALUES ('restrictive_interventions_rate'),
+                           (CASE WHEN i.kind IN ('physical_restraint', 'mechanical_restraint') THEN 'restraint_rate'
+                                 WHEN i.kind = 'seclusion' THEN 'seclusion_rate'
+                                 WHEN i.kind = 'rapid_tranquillisation' THEN 'rapid_tranquillisation_rate' END))
+     AS rate(indicator)
+WHERE rate.indicator IS NOT NULL;
 
 -- Counts by month and stratum, then rolling 12 months: a month counts towards the 12 periods
 -- ending in it and the 11 months after.
@@ -117,3 +148,51 @@ SELECT indicator, 'r12', (date_trunc('month', month_end) + make_interval(months 
        stratum_type, stratum_value, sum(numerator)::bigint, sum(denominator)::bigint
 FROM monthly CROSS JOIN generate_series(0, 11) AS k
 GROUP BY 1, 2, 3, 4, 5;
+
+-- Occupied bed days, the four intervention rates' denominator: the nights of each ward stay in
+-- each month, from its start (or the month's first day) to its end (or the next month's first
+-- day), for every month up to the latest event's; a rolling 12 months sums its months.
+CREATE TABLE peer_bed_days AS
+WITH months AS (
+    SELECT m::date AS month_start, (m + interval '1 month' - interval '1 day')::date AS month_end
+    FROM generate_series((SELECT date_trunc('month', min(started)) FROM peer_stays),
+                         (SELECT date_trunc('month', max(((body->>'occurred_at')::timestamptz AT TIME ZONE 'Europe/London')::date))
+                          FROM bench_raw),
+                         interval '1 month') AS m
+), nights AS (
+    SELECT m.month_end, coalesce(p.ethnic_group, 'unknown') AS ethnic_group,
+           least(coalesce(s.ended, m.month_end + 1), m.month_end + 1) - greatest(s.started, m.month_start) AS nights
+    FROM peer_stays s
+    JOIN months m ON s.started <= m.month_end AND (s.ended IS NULL OR s.ended > m.month_start)
+    LEFT JOIN peer_people p ON p.person = s.person
+), monthly AS (
+    SELECT month_end, 'all' AS stratum_type, 'all' AS stratum_value, sum(nights)::bigint AS nights
+    FROM nights GROUP BY 1
+    UNION ALL
+    SELECT month_end, 'ethnic_group', ethnic_group, sum(nights)::bigint FROM nights GROUP BY 1, 3
+)
+SELECT 'month' AS period_kind, month_end AS period_end, stratum_type, stratum_value, nights FROM monthly
+UNION ALL
+SELECT 'r12', (date_trunc('month', month_end) + make_interval(months => k + 1) - interval '1 day')::date,
+       stratum_type, stratum_value, sum(nights)::bigint
+FROM monthly CROSS JOIN generate_series(0, 11) AS k
+GROUP BY 1, 2, 3, 4;
+
+-- The intervention rates as numerator (interventions) over denominator (bed days), a month with
+-- beds occupied and no intervention included.
+CREATE TABLE peer_rates AS
+WITH rates AS (
+    SELECT * FROM peer_counts
+    WHERE indicator IN ('restrictive_interventions_rate', 'restraint_rate', 'seclusion_rate', 'rapid_tranquillisation_rate')
+), beds AS (
+    SELECT indicator, b.*
+    FROM peer_bed_days b
+    CROSS JOIN unnest(ARRAY['restrictive_interventions_rate', 'restraint_rate', 'seclusion_rate',
+                            'rapid_tranquillisation_rate']) AS indicator
+)
+SELECT indicator, period_kind, period_end, stratum_type, stratum_value,
+       coalesce(r.numerator, 0) AS numerator, coalesce(b.nights, 0) AS denominator
+FROM rates r FULL JOIN beds b USING (indicator, period_kind, period_end, stratum_type, stratum_value);
+DELETE FROM peer_counts
+WHERE indicator IN ('restrictive_interventions_rate', 'restraint_rate', 'seclusion_rate', 'rapid_tranquillisation_rate');
+INSERT INTO peer_counts SELECT * FROM peer_rates;

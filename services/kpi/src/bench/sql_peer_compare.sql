@@ -1,9 +1,10 @@
 -- kpi bench, checking the SQL batch peer: every cell of the covered indicators and strata, in
 -- the months the pipeline published, with whether the peer's counts and the pipeline's
--- indicator_values differ (a percentage's denominator included). $1: the covered indicators.
+-- indicator_values differ (a counted denominator included). $1: the covered indicators; $2
+-- those whose denominator is counted from events (a percentage's responses, a rate's bed days).
 WITH pipeline AS (
     SELECT indicator, period_kind, period_end, stratum_type, stratum_value,
-           numerator AS n, CASE WHEN indicator = 'fft_positive_pct' THEN denominator::bigint ELSE 0 END AS d
+           numerator AS n, CASE WHEN indicator = ANY($2) THEN round(denominator)::bigint ELSE 0 END AS d
     FROM indicator_values
     WHERE indicator = ANY($1) AND stratum_type IN ('all', 'ethnic_group')
 ), peer AS (
