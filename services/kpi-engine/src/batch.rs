@@ -1,7 +1,8 @@
-//! One batch, one transaction: record event ids (duplicates fall out), register retractions,
-//! update person states, apply retractions whose target this instance owns, add the count
-//! deltas (new minus old contributions of each changed person) and advance the fenced offsets.
-//! If the transaction fails, the in-memory person states are put back as they were.
+//! One batch, one transaction: read back the persons it touches that are not in memory, record
+//! the events (duplicates fall out), register retractions, update person states, apply
+//! retractions whose target this instance owns, add the count deltas (new minus old
+//! contributions of each changed person) and advance the fenced offsets. If the transaction
+//! fails, the in-memory person states are put back as they were.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -10,7 +11,7 @@ use kpi_core::person::{ended_before_started, PersonState};
 use kpi_core::{Event, Payload};
 use kpi_warehouse::engine::{self as store, Seen};
 use kpi_warehouse::WarehouseError;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::partitions::Owned;
 
@@ -75,6 +76,7 @@ pub async fn apply(
     if result.is_err() {
         undo(owned, originals);
     }
+    owned.end_batch();
     result
 }
 
@@ -112,9 +114,12 @@ async fn apply_inner(
                 Payload::EventRetracted { .. } => None,
                 _ => event.person.as_deref(),
             };
-            Seen { event_id: &event.event_id, person, partition: m.partition }
+            Seen { event_id: &event.event_id, person, partition: m.partition, event }
         })
         .collect();
+    // Read before the events are recorded, so that what comes back is the state before this batch.
+    let persons: Vec<(&str, i32)> = seen.iter().filter_map(|s| Some((s.person?, s.partition))).collect();
+    load_missing(&mut tx, owned, &persons, &[]).await?;
     let mut new_ids = store::record_seen(&mut tx, &seen).await?;
 
     let mut retractions = Vec::new();
@@ -139,16 +144,20 @@ async fn apply_inner(
         }
     }
     store::record_retractions(&mut tx, &retractions).await?;
-    for (target, person, partition) in store::take_pending_retractions(&mut tx, &owned.ids()).await? {
-        touch(owned, originals, partition, &person).retract(&target);
+    let pending = store::take_pending_retractions(&mut tx, &owned.ids()).await?;
+    let targets: Vec<&str> = pending.iter().map(|(target, _, _)| target.as_str()).collect();
+    let persons: Vec<(&str, i32)> =
+        pending.iter().map(|(_, person, partition)| (person.as_str(), *partition)).collect();
+    load_missing(&mut tx, owned, &persons, &targets).await?;
+    for (target, person, partition) in &pending {
+        touch(owned, originals, *partition, person).retract(target);
         report.retractions_applied += 1;
     }
 
     let mut deltas = Counts::default();
-    let mut changed = Vec::with_capacity(originals.len());
     let mut inconsistent = Vec::new();
-    for ((partition, person), before) in originals.iter() {
-        let after = &owned.partitions[partition].persons[person];
+    for ((_, person), before) in originals.iter() {
+        let after = owned.state(person).expect("a touched person is in memory until the batch ends");
         let known: HashSet<String> = before
             .as_ref()
             .map(|b| ended_before_started(&b.effective()).iter().map(|e| e.event_id.clone()).collect())
@@ -158,15 +167,13 @@ async fn apply_inner(
         );
         let old = before.as_ref().map(person_contributions).unwrap_or_default();
         add_difference(&mut deltas, &old, &person_contributions(after));
-        changed.push((person.as_str(), *partition, after));
     }
-    report.persons_changed = changed.len();
+    report.persons_changed = originals.len();
     report.cells_changed = deltas.len();
     store::apply_deltas(&mut tx, &deltas).await?;
     if let Some(latest) = latest_date {
         store::advance_horizon(&mut tx, latest).await?;
     }
-    store::save_persons(&mut tx, &changed).await?;
     for (partition, next) in &next_offsets {
         store::advance_offset(&mut tx, topic, owned.partitions[partition].claim, *next).await?;
     }
@@ -183,19 +190,36 @@ async fn apply_inner(
     Ok(report)
 }
 
+/// Reads back, in the batch's transaction, the states of the persons not in memory.
+async fn load_missing(
+    tx: &mut Transaction<'_, Postgres>,
+    owned: &mut Owned,
+    persons: &[(&str, i32)],
+    retracting: &[&str],
+) -> Result<(), BatchError> {
+    let mut missing: Vec<(&str, i32)> = persons.iter().copied().filter(|(p, _)| !owned.is_cached(p)).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let partitions: HashMap<&str, i32> = missing.iter().copied().collect();
+    let names: Vec<&str> = missing.iter().map(|(p, _)| *p).collect();
+    for (person, state) in store::load_persons(tx, &names, retracting).await? {
+        let partition = partitions[person.as_str()];
+        owned.restore(person, partition, Some(state));
+    }
+    Ok(())
+}
+
 /// The person's state, remembering how it was before this batch first touched it.
 fn touch<'a>(owned: &'a mut Owned, originals: &mut Originals, partition: i32, person: &str) -> &'a mut PersonState {
-    let persons = &mut owned.partitions.get_mut(&partition).expect("owned partition").persons;
-    originals.entry((partition, person.to_owned())).or_insert_with(|| persons.get(person).cloned());
-    persons.entry(person.to_owned()).or_default()
+    originals.entry((partition, person.to_owned())).or_insert_with(|| owned.state(person).cloned());
+    owned.state_mut(partition, person)
 }
 
 fn undo(owned: &mut Owned, originals: Originals) {
     for ((partition, person), before) in originals {
-        let Some(p) = owned.partitions.get_mut(&partition) else { continue };
-        match before {
-            Some(state) => p.persons.insert(person, state),
-            None => p.persons.remove(&person),
-        };
+        owned.restore(person, partition, before);
     }
 }

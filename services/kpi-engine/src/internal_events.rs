@@ -52,7 +52,10 @@ impl EngineMetrics {
             IntCounter::new("kpi_engine_commit_failures_total", "Batch transactions that failed and were retried.")?;
         let partitions_owned =
             IntGauge::new("kpi_engine_partitions_owned", "Canonical-topic partitions this instance owns.")?;
-        let persons_in_memory = IntGauge::new("kpi_engine_persons_in_memory", "Person states held in memory.")?;
+        let persons_in_memory = IntGauge::new(
+            "kpi_engine_persons_in_memory",
+            "Person states held in memory (at most engine.person_cache_capacity between batches).",
+        )?;
         let consumer_lag = IntGaugeVec::new(
             Opts::new(
                 "kpi_engine_consumer_lag_messages",
@@ -112,13 +115,12 @@ impl EngineMetrics {
         tracing::warn!(%error, retry_in_ms, "batch not committed; the warehouse is unavailable or refused it; retrying (nothing more is consumed meanwhile)");
     }
 
-    pub fn partition_claimed(&self, partition: i32, next_offset: i64, epoch: i64, persons: usize) {
+    pub fn partition_claimed(&self, partition: i32, next_offset: i64, epoch: i64) {
         tracing::info!(
             partition,
             next_offset,
             epoch,
-            persons,
-            "partition claimed; resuming from the offset stored in the warehouse"
+            "partition claimed; resuming from the offset stored in the warehouse (persons are read back as their events come)"
         );
     }
 

@@ -1,5 +1,6 @@
-//! The engine's in-memory state: for each partition it owns, its claim (epoch and next offset)
-//! and the states of the persons whose events it carries.
+//! The engine's in-memory state: for each partition it owns, its claim (epoch and next offset),
+//! and a bounded cache of person states. The warehouse holds every person's events
+//! (`events_seen`), so a person dropped from the cache is read back when they next have an event.
 
 use std::collections::HashMap;
 
@@ -11,22 +12,36 @@ pub struct OwnedPartition {
     pub claim: Claim,
     /// Next offset to apply; messages below it were already applied.
     pub next_offset: i64,
-    pub persons: HashMap<String, PersonState>,
 }
 
-/// Every partition this instance owns.
-#[derive(Default)]
+/// A person's state as cached, with the partition that carries them and when it was last used.
+pub struct Cached {
+    pub partition: i32,
+    pub state: PersonState,
+    last_used: u64,
+}
+
+/// Every partition this instance owns, and the person states it holds.
 pub struct Owned {
     pub partitions: HashMap<i32, OwnedPartition>,
+    persons: HashMap<String, Cached>,
+    capacity: usize,
+    /// Batches applied so far: the clock of least-recently-used eviction.
+    clock: u64,
 }
 
 impl Owned {
-    pub fn insert(&mut self, claim: Claim, persons: Vec<(String, PersonState)>) {
-        let persons = persons.into_iter().collect();
-        self.partitions.insert(claim.partition, OwnedPartition { claim, next_offset: claim.next_offset, persons });
+    pub fn new(person_cache_capacity: usize) -> Self {
+        Owned { partitions: HashMap::new(), persons: HashMap::new(), capacity: person_cache_capacity, clock: 0 }
     }
 
+    pub fn insert(&mut self, claim: Claim) {
+        self.partitions.insert(claim.partition, OwnedPartition { claim, next_offset: claim.next_offset });
+    }
+
+    /// Gives a partition up. Its persons leave the cache: another instance may change them.
     pub fn release(&mut self, partition: i32) -> bool {
+        self.persons.retain(|_, cached| cached.partition != partition);
         self.partitions.remove(&partition).is_some()
     }
 
@@ -37,6 +52,131 @@ impl Owned {
     }
 
     pub fn person_count(&self) -> usize {
-        self.partitions.values().map(|p| p.persons.len()).sum()
+        self.persons.len()
+    }
+
+    pub fn is_cached(&self, person: &str) -> bool {
+        self.persons.contains_key(person)
+    }
+
+    pub fn state(&self, person: &str) -> Option<&PersonState> {
+        self.persons.get(person).map(|cached| &cached.state)
+    }
+
+    /// The person's state, created empty if they have none.
+    pub fn state_mut(&mut self, partition: i32, person: &str) -> &mut PersonState {
+        let clock = self.clock;
+        let cached = self.persons.entry(person.to_owned()).or_insert_with(|| Cached {
+            partition,
+            state: PersonState::default(),
+            last_used: clock,
+        });
+        cached.last_used = clock;
+        &mut cached.state
+    }
+
+    /// Puts a state back as it was (`None`: the person had none).
+    pub fn restore(&mut self, person: String, partition: i32, state: Option<PersonState>) {
+        match state {
+            Some(state) => {
+                self.persons.insert(person, Cached { partition, state, last_used: self.clock });
+            }
+            None => {
+                self.persons.remove(&person);
+            }
+        }
+    }
+
+    /// Ends a batch: if the cache is over capacity, drops the least recently used persons down
+    /// to nine tenths of it (so that eviction, a sort, runs now and then rather than every batch).
+    pub fn end_batch(&mut self) {
+        self.clock += 1;
+        if self.persons.len() <= self.capacity {
+            return;
+        }
+        let keep = self.capacity - self.capacity / 10;
+        if keep == 0 {
+            self.persons.clear();
+            return;
+        }
+        let mut ages: Vec<u64> = self.persons.values().map(|c| c.last_used).collect();
+        let cut = ages.len() - keep;
+        let (_, oldest_kept, _) = ages.select_nth_unstable(cut);
+        let oldest_kept = *oldest_kept;
+        let mut to_drop = cut;
+        // Ties at the cut: drop what is strictly older, then just enough of the tied.
+        self.persons.retain(|_, cached| {
+            if cached.last_used < oldest_kept {
+                to_drop -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        self.persons.retain(|_, cached| {
+            if to_drop > 0 && cached.last_used == oldest_kept {
+                to_drop -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(capacity: usize) -> Owned {
+        let mut owned = Owned::new(capacity);
+        owned.insert(Claim { partition: 0, next_offset: 0, epoch: 1 });
+        owned.insert(Claim { partition: 1, next_offset: 0, epoch: 1 });
+        owned
+    }
+
+    #[test]
+    fn least_recently_used_persons_leave_first() {
+        let mut owned = owned(10);
+        for batch in 0..10 {
+            owned.state_mut(0, &format!("p{batch}"));
+            owned.state_mut(0, "always");
+            owned.end_batch();
+        }
+        // 11 persons > 10 after the 10th batch: down to 9, keeping "always" and the 8 most recent.
+        assert_eq!(owned.person_count(), 9);
+        assert!(owned.is_cached("always"));
+        assert!((2..10).all(|b| owned.is_cached(&format!("p{b}"))));
+        assert!(!owned.is_cached("p1") && !owned.is_cached("p0"));
+    }
+
+    #[test]
+    fn capacity_zero_keeps_nobody_between_batches() {
+        let mut owned = owned(0);
+        owned.state_mut(0, "a");
+        owned.state_mut(1, "b");
+        assert_eq!(owned.person_count(), 2, "a batch's persons stay until it ends");
+        owned.end_batch();
+        assert_eq!(owned.person_count(), 0);
+    }
+
+    #[test]
+    fn within_capacity_nothing_is_dropped() {
+        let mut owned = owned(10);
+        for p in 0..10 {
+            owned.state_mut(0, &format!("p{p}"));
+        }
+        owned.end_batch();
+        assert_eq!(owned.person_count(), 10);
+    }
+
+    #[test]
+    fn releasing_a_partition_drops_its_persons() {
+        let mut owned = owned(10);
+        owned.state_mut(0, "a");
+        owned.state_mut(1, "b");
+        assert!(owned.release(1));
+        assert!(owned.is_cached("a") && !owned.is_cached("b"));
+        assert!(!owned.release(1));
     }
 }

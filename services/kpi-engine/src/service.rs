@@ -1,7 +1,6 @@
 //! The engine loop: take a batch from the canonical topic, make sure this instance owns every
-//! partition in it (claiming the partition in the warehouse, loading its person states and
-//! seeking to the stored offset), apply the batch in one transaction, and retry with backoff
-//! while the warehouse is down. While retrying it consumes nothing more, so memory stays bounded.
+//! partition in it (claiming the partition in the warehouse and seeking to the stored offset),
+//! apply the batch in one transaction, and retry with backoff while the warehouse is down. While retrying it consumes nothing more, so memory stays bounded.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +17,7 @@ use kpi_runtime::admin::Readiness;
 use kpi_runtime::kafka::consumer_config;
 use kpi_runtime::settings::Settings;
 use kpi_runtime::shutdown::CancellationToken;
-use kpi_warehouse::engine::{claim_partition, load_persons};
+use kpi_warehouse::engine::claim_partition;
 use kpi_warehouse::WarehouseError;
 
 use crate::batch::{self, BatchError, DeadLetters, Incoming};
@@ -89,7 +88,7 @@ pub async fn run(
         producer: producer_config(&settings.kafka).create().context("creating the dead-letter producer")?,
         topic: settings.kafka.dead_letter_topic.clone(),
     };
-    let mut owned = Owned::default();
+    let mut owned = Owned::new(settings.engine.person_cache_capacity);
     ready.set(kpi_warehouse::is_ready(&pool).await);
     tracing::info!(%topic, "engine started");
 
@@ -211,14 +210,8 @@ async fn claim_and_filter(
             continue;
         }
         let mut backoff = Duration::from_millis(200);
-        let (claim, persons) = loop {
-            let attempt = async {
-                Ok::<_, WarehouseError>((
-                    claim_partition(pool, topic, partition).await?,
-                    load_persons(pool, partition).await?,
-                ))
-            };
-            match attempt.await {
+        let claim = loop {
+            match claim_partition(pool, topic, partition).await {
                 Ok(claimed) => break claimed,
                 Err(error) => {
                     ready.set(false);
@@ -231,8 +224,8 @@ async fn claim_and_filter(
                 }
             }
         };
-        metrics.partition_claimed(partition, claim.next_offset, claim.epoch, persons.len());
-        owned.insert(claim, persons);
+        metrics.partition_claimed(partition, claim.next_offset, claim.epoch);
+        owned.insert(claim);
         if first > claim.next_offset {
             consumer.seek(topic, partition, Offset::Offset(claim.next_offset), Duration::from_secs(10)).with_context(
                 || format!("seeking partition {partition} back to stored offset {}", claim.next_offset),

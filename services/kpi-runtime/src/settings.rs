@@ -95,6 +95,11 @@ pub struct EngineSettings {
     pub batch_max_events: usize,
     /// Longest a batch waits to fill before it is committed.
     pub batch_max_wait_ms: u64,
+    /// Most person states kept in memory between batches; the least recently used beyond it are
+    /// dropped and read back from the warehouse when their person next has an event. Bounds the
+    /// engine's memory whatever the number of people. A batch's own persons stay until it ends,
+    /// so 0 is allowed: every batch then reads its persons back (slow, but correct).
+    pub person_cache_capacity: usize,
     pub admin_listen: SocketAddr,
 }
 
@@ -104,6 +109,7 @@ impl Default for EngineSettings {
             group_id: "kpi-engine".into(),
             batch_max_events: 5_000,
             batch_max_wait_ms: 200,
+            person_cache_capacity: 50_000,
             admin_listen: "127.0.0.1:9102".parse().expect("valid address"),
         }
     }
@@ -283,6 +289,7 @@ impl Settings {
         if needs.engine && (self.engine.batch_max_events == 0 || self.engine.batch_max_wait_ms == 0) {
             return invalid("engine.batch_max_events", "batch size and wait must both be above zero");
         }
+
         if needs.publisher {
             let p = &self.publisher;
             if !(6..=8).contains(&p.spc_shift_length) || !(6..=8).contains(&p.spc_trend_length) {

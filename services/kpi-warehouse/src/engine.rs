@@ -1,11 +1,13 @@
-//! The engine's side of the warehouse: everything one batch commits in one transaction (person
-//! state, count deltas and the next offset of each partition), and the reads that resume it.
+//! The engine's side of the warehouse: everything one batch commits in one transaction (the
+//! events it applied, count deltas and the next offset of each partition), and the reads that
+//! rebuild a person's state from them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use kpi_core::contrib::Counts;
 use kpi_core::person::PersonState;
+use kpi_core::Event;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::WarehouseError;
@@ -33,28 +35,53 @@ pub async fn claim_partition(pool: &PgPool, topic: &str, partition: i32) -> Resu
     Ok(Claim { partition, next_offset: row.get("next_offset"), epoch: row.get("epoch") })
 }
 
-/// Every person state stored for a partition.
-pub async fn load_persons(pool: &PgPool, partition: i32) -> Result<Vec<(String, PersonState)>, WarehouseError> {
-    let rows = sqlx::query("SELECT person, state FROM person_state WHERE partition = $1")
-        .bind(partition)
-        .fetch_all(pool)
-        .await?;
-    rows.into_iter()
-        .map(|row| {
-            let state: serde_json::Value = row.get("state");
-            Ok((row.get("person"), serde_json::from_value(state)?))
-        })
-        .collect()
+/// The stored states of `persons` (those with no event stored are absent), rebuilt from their
+/// events and the applied retractions that target them. A retraction in `retracting` is treated
+/// as not applied yet: the caller has just marked it applied in this transaction and applies it
+/// to the state itself.
+pub async fn load_persons(
+    tx: &mut Transaction<'_, Postgres>,
+    persons: &[&str],
+    retracting: &[&str],
+) -> Result<Vec<(String, PersonState)>, WarehouseError> {
+    if persons.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT s.person, s.event::text AS event, r.target_event_id IS NOT NULL AS retracted
+         FROM events_seen s
+         LEFT JOIN retractions r
+           ON r.target_event_id = s.event_id AND r.applied AND NOT (r.target_event_id = ANY($2))
+         WHERE s.person = ANY($1) AND s.event IS NOT NULL",
+    )
+    .bind(persons)
+    .bind(retracting)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut states: HashMap<String, PersonState> = HashMap::with_capacity(persons.len());
+    for row in rows {
+        let event: Event = serde_json::from_str(row.get::<&str, _>("event"))?;
+        let state = states.entry(row.get("person")).or_default();
+        if row.get::<bool, _>("retracted") {
+            state.retract(&event.event_id);
+        }
+        state.insert(event);
+    }
+    Ok(states.into_iter().collect())
 }
 
 /// An event as the seen-set records it.
 pub struct Seen<'a> {
     pub event_id: &'a str,
+    /// `None` for a retraction, which belongs to no person's state.
     pub person: Option<&'a str>,
     pub partition: i32,
+    /// Kept with the id when it belongs to a person: the person's state is rebuilt from it.
+    pub event: &'a Event,
 }
 
-/// Records event ids; returns the ids that were new (not seen in any earlier batch).
+/// Records events (the first of each id); returns the ids that were new (not seen in any
+/// earlier batch).
 pub async fn record_seen(
     tx: &mut Transaction<'_, Postgres>,
     events: &[Seen<'_>],
@@ -65,14 +92,20 @@ pub async fn record_seen(
     let ids: Vec<&str> = events.iter().map(|e| e.event_id).collect();
     let persons: Vec<Option<&str>> = events.iter().map(|e| e.person).collect();
     let partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
+    let records = events
+        .iter()
+        .map(|e| e.person.map(|_| serde_json::to_string(e.event)).transpose())
+        .collect::<Result<Vec<Option<String>>, _>>()?;
     let rows = sqlx::query(
-        "INSERT INTO events_seen (event_id, person, partition)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int[])
+        "INSERT INTO events_seen (event_id, person, partition, event)
+         SELECT id, person, part, record::jsonb FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[])
+             AS u(id, person, part, record)
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
     )
     .bind(&ids)
     .bind(&persons)
     .bind(&partitions)
+    .bind(&records)
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.into_iter().map(|r| r.get("event_id")).collect())
@@ -180,30 +213,6 @@ pub async fn advance_horizon(tx: &mut Transaction<'_, Postgres>, latest: NaiveDa
          WHERE data_horizon.latest_event_date < EXCLUDED.latest_event_date",
     )
     .bind(latest)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Upserts changed person states.
-pub async fn save_persons(
-    tx: &mut Transaction<'_, Postgres>,
-    persons: &[(&str, i32, &PersonState)],
-) -> Result<(), WarehouseError> {
-    if persons.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<&str> = persons.iter().map(|p| p.0).collect();
-    let partitions: Vec<i32> = persons.iter().map(|p| p.1).collect();
-    let states = persons.iter().map(|p| serde_json::to_value(p.2)).collect::<Result<Vec<_>, _>>()?;
-    sqlx::query(
-        "INSERT INTO person_state (person, partition, state)
-         SELECT * FROM UNNEST($1::text[], $2::int[], $3::jsonb[])
-         ON CONFLICT (person) DO UPDATE SET partition = EXCLUDED.partition, state = EXCLUDED.state, updated_at = now()",
-    )
-    .bind(&ids)
-    .bind(&partitions)
-    .bind(&states)
     .execute(&mut **tx)
     .await?;
     Ok(())

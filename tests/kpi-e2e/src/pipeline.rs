@@ -63,6 +63,8 @@ pub struct Pipeline {
     admin_ports: BTreeMap<Service, u16>,
     children: BTreeMap<Service, Child>,
     starts: BTreeMap<Service, usize>,
+    /// Settings a test gives on top of [`Pipeline::env`], for processes started after.
+    overrides: Vec<(String, String)>,
 }
 
 /// The `kpi` binary built next to the test executable (or `KPI_BIN`).
@@ -119,6 +121,7 @@ impl Pipeline {
             admin_ports,
             children: BTreeMap::new(),
             starts: BTreeMap::new(),
+            overrides: Vec::new(),
         }
     }
 
@@ -147,10 +150,15 @@ impl Pipeline {
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(kpi_bin());
         command.args(args).current_dir(self.dir.path()).env_remove("KPI_CONFIG").env("RUST_LOG", "info");
-        for (key, value) in self.env() {
+        for (key, value) in self.env().into_iter().chain(self.overrides.iter().cloned()) {
             command.env(key, value);
         }
         command
+    }
+
+    /// Gives every process started from now on a further setting (a `KPI__` variable).
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.overrides.push((key.to_owned(), value.to_owned()));
     }
 
     /// Starts a service; its output goes to `<service>.<n>.log` in the pipeline's directory.

@@ -1,6 +1,7 @@
 //! End to end on real parts: the same events shuffled and with 10% duplicates give identical
 //! values, and an engine killed with SIGKILL mid-run and restarted gives final values identical
-//! to an uninterrupted run (the in-memory core over the same events).
+//! to an uninterrupted run (the in-memory core over the same events). Both run the engine with a
+//! person cache far smaller than the feed, so persons are read back from the warehouse.
 
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ async fn shuffled_events_with_ten_percent_duplicates_give_identical_values() {
     shuffled.shuffle(&mut rng);
 
     let mut pipeline = Pipeline::start(4).await;
+    // Persons leave memory and are read back, retractions of their events included.
+    pipeline.set("KPI__ENGINE__PERSON_CACHE_CAPACITY", "100");
     pipeline.spawn_all();
     pipeline.produce_lines("shuffled.ndjson", &shuffled).await;
     pipeline.wait_for_engine(valid_lines(&shuffled), Duration::from_secs(600)).await;
@@ -33,6 +36,9 @@ async fn engine_killed_mid_run_and_restarted_counts_every_event_once() {
     let lines = generated_feed(3_000, 24, 12);
     let valid = valid_lines(&lines);
     let mut pipeline = Pipeline::start(4).await;
+    // Far fewer persons in memory than in the feed: most batches read persons back from the
+    // warehouse, and a restarted engine starts with none, so both paths meet the kills.
+    pipeline.set("KPI__ENGINE__PERSON_CACHE_CAPACITY", "200");
     pipeline.spawn(Service::Ingest);
     pipeline.spawn(Service::Engine);
     pipeline.produce_lines("feed.ndjson", &lines).await;

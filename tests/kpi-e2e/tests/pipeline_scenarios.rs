@@ -84,7 +84,7 @@ async fn warehouse_roles_see_only_what_they_are_for() {
     }
     let published = ["indicator_catalogue", "indicator_values_published", "indicator_spc"];
     let restricted = ["indicator_values", "indicator_counts"];
-    let person_level = ["person_state", "events_seen", "retractions", "engine_offsets"];
+    let person_level = ["events_seen", "retractions", "engine_offsets"];
     for table in published {
         assert!(can_read(&pipeline.pool, "kpi_reader", table).await, "reader must read {table}");
         assert!(can_read(&pipeline.pool, "kpi_analyst", table).await, "analyst must read {table}");

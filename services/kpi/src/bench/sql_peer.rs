@@ -27,8 +27,13 @@ pub const INDICATORS: [&str; 8] = [
     "rapid_tranquillisation_rate",
 ];
 /// Those whose denominator is counted from events, and compared too.
-const COUNTED_DENOMINATORS: [&str; 5] =
-    ["fft_positive_pct", "restrictive_interventions_rate", "restraint_rate", "seclusion_rate", "rapid_tranquillisation_rate"];
+const COUNTED_DENOMINATORS: [&str; 5] = [
+    "fft_positive_pct",
+    "restrictive_interventions_rate",
+    "restraint_rate",
+    "seclusion_rate",
+    "rapid_tranquillisation_rate",
+];
 pub const STRATA: [&str; 2] = ["all", "ethnic_group"];
 
 /// Rows per COPY message.
