@@ -261,6 +261,13 @@ pub fn add_difference(deltas: &mut Counts, old: &Counts, new: &Counts) {
     }
 }
 
+/// Adds `more` into `deltas` (cells that sum to zero leave it): merges differences computed apart.
+pub fn add_counts(deltas: &mut Counts, more: Counts) {
+    for (key, tally) in more {
+        apply(deltas, key, tally);
+    }
+}
+
 fn apply(deltas: &mut Counts, key: Key, delta: Tally) {
     if delta.is_zero() {
         return;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use kpi_core::contrib::{add_difference, person_contributions, Counts};
+use kpi_core::contrib::{add_counts, add_difference, person_contributions, Counts};
 use kpi_core::person::{ended_before_started, PersonState};
 use kpi_core::{Event, Payload};
 use kpi_warehouse::engine::{self as store, Seen};
@@ -154,20 +154,7 @@ async fn apply_inner(
         report.retractions_applied += 1;
     }
 
-    let mut deltas = Counts::default();
-    let mut inconsistent = Vec::new();
-    for ((_, person), before) in originals.iter() {
-        let after = owned.state(person).expect("a touched person is in memory until the batch ends");
-        let known: HashSet<String> = before
-            .as_ref()
-            .map(|b| ended_before_started(&b.effective()).iter().map(|e| e.event_id.clone()).collect())
-            .unwrap_or_default();
-        inconsistent.extend(
-            ended_before_started(&after.effective()).into_iter().filter(|e| !known.contains(&e.event_id)).cloned(),
-        );
-        let old = before.as_ref().map(person_contributions).unwrap_or_default();
-        add_difference(&mut deltas, &old, &person_contributions(after));
-    }
+    let (deltas, inconsistent) = differences(owned, originals);
     report.persons_changed = originals.len();
     report.cells_changed = deltas.len();
     store::apply_deltas(&mut tx, &deltas).await?;
@@ -188,6 +175,52 @@ async fn apply_inner(
         }
     }
     Ok(report)
+}
+
+/// The count changes of the touched persons (new minus old contributions) and the end events
+/// newly found dated before their start. Computed on every core: the transaction waits for it,
+/// and PostgreSQL has nothing to do meanwhile.
+fn differences(owned: &Owned, originals: &Originals) -> (Counts, Vec<Event>) {
+    let touched: Vec<(&Option<PersonState>, &PersonState)> = originals
+        .iter()
+        .map(|((_, person), before)| {
+            (before, owned.state(person).expect("a touched person is in memory until the batch ends"))
+        })
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Small batches (a steady trickle) are not worth a thread.
+    let parts = cores.min(touched.len() / MIN_PERSONS_PER_THREAD).max(1);
+    let chunk = touched.len().div_ceil(parts).max(1);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = touched.chunks(chunk).map(|part| scope.spawn(|| differences_of(part))).collect();
+        let mut deltas = Counts::default();
+        let mut inconsistent = Vec::new();
+        for thread in threads {
+            let (part_deltas, part_inconsistent) = thread.join().expect("computing contributions panicked");
+            add_counts(&mut deltas, part_deltas);
+            inconsistent.extend(part_inconsistent);
+        }
+        (deltas, inconsistent)
+    })
+}
+
+const MIN_PERSONS_PER_THREAD: usize = 500;
+
+fn differences_of(touched: &[(&Option<PersonState>, &PersonState)]) -> (Counts, Vec<Event>) {
+    let mut deltas = Counts::default();
+    let mut inconsistent = Vec::new();
+    for (before, after) in touched {
+        let known: HashSet<String> = before
+            .as_ref()
+            .map(|b| ended_before_started(&b.effective()).iter().map(|e| e.event_id.clone()).collect())
+            .unwrap_or_default();
+        inconsistent.extend(
+            ended_before_started(&after.effective()).into_iter().filter(|e| !known.contains(&e.event_id)).cloned(),
+        );
+        let old = before.as_ref().map(person_contributions).unwrap_or_default();
+        add_difference(&mut deltas, &old, &person_contributions(after));
+    }
+    (deltas, inconsistent)
 }
 
 /// Reads back, in the batch's transaction, the states of the persons not in memory.
