@@ -107,7 +107,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             group_id: "kpi-engine".into(),
-            batch_max_events: 5_000,
+            batch_max_events: 20_000,
             batch_max_wait_ms: 200,
             person_cache_capacity: 50_000,
             admin_listen: "127.0.0.1:9102".parse().expect("valid address"),

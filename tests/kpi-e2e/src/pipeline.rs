@@ -136,6 +136,8 @@ impl Pipeline {
             ("KPI__INGEST__ADMIN_LISTEN", port(Service::Ingest)),
             ("KPI__ENGINE__ADMIN_LISTEN", port(Service::Engine)),
             ("KPI__ENGINE__BATCH_MAX_WAIT_MS", "50".to_owned()),
+            // The size the fault tests' memory bounds were measured with (the default is larger).
+            ("KPI__ENGINE__BATCH_MAX_EVENTS", "5000".to_owned()),
             ("KPI__PUBLISHER__ADMIN_LISTEN", port(Service::Publisher)),
             ("KPI__PUBLISHER__INTERVAL_MS", "300".to_owned()),
             ("KPI__PUBLISHER__POPULATION_FILE", reference.join("population.csv").display().to_string()),
