@@ -77,7 +77,7 @@ pub async fn run(config: Option<&std::path::Path>, args: ProduceArgs) -> anyhow:
                 failures.add(&error);
             }
         }
-        if sent % 10_000 == 0 {
+        if sent.is_multiple_of(10_000) {
             bar.set_message(format!("{sent} events"));
         }
     }

@@ -35,7 +35,7 @@ async fn warehouse_down_for_thirty_seconds_then_back_loses_and_doubles_nothing()
     pg.stop().await;
     let down_at = Instant::now();
     // The second half arrives while the warehouse is down, so the engine has batches to fail.
-    let producer = pipeline.spawn_producer("second.ndjson", &second);
+    let producer = pipeline.spawn_producer("second.ndjson", second);
     let mut not_ready = [None, None];
     while down_at.elapsed() < OUTAGE {
         for (i, service) in [Service::Engine, Service::Publisher].into_iter().enumerate() {
