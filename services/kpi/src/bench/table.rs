@@ -40,12 +40,14 @@ pub fn render(report: &Report) -> String {
             "end to end / SQL peer".to_owned(),
             e2e.ratio_to_sql_peer.map_or("-".into(), |r| format!("{r:.2}")),
         ]);
+        // The whole catalogue is too long a list for one row.
+        let indicators = if peer.indicators.len() == kpi_core::indicators::CATALOGUE.len() {
+            format!("all {} indicators", peer.indicators.len())
+        } else {
+            peer.indicators.join(", ")
+        };
         summary.add_row(vec![
-            format!(
-                "SQL peer agrees with the pipeline ({}; strata {})",
-                peer.indicators.join(", "),
-                peer.strata.join(", ")
-            ),
+            format!("SQL peer agrees with the pipeline ({indicators}; strata {})", peer.strata.join(", ")),
             format!("{} of {} cells differ", peer.mismatches, peer.cells_compared),
         ]);
     }
