@@ -27,11 +27,9 @@ SET jit = off;
 -- order and indexed on it, so that each family below reads only its own kinds.
 CREATE TABLE peer_events AS
 WITH firsts AS (
-    SELECT DISTINCT ON (body->>'event_id') body FROM bench_raw ORDER BY body->>'event_id', line
-), retracted AS (
-    SELECT DISTINCT body->'event_retracted'->>'retracted_event_id' AS id FROM firsts WHERE body ? 'event_retracted'
+    SELECT DISTINCT ON (body->>'event_id') body->>'event_id' AS id, body FROM bench_raw ORDER BY body->>'event_id', line
 ), typed AS (
-    SELECT body,
+    SELECT id, body,
            CASE WHEN body ? 'demographics' THEN 'demographics'
                 WHEN body ? 'referral_received' THEN 'referral_received'
                 WHEN body ? 'referral_discharged' THEN 'referral_discharged'
@@ -46,19 +44,21 @@ WITH firsts AS (
                 WHEN body ? 'smoking_status' THEN 'smoking_status'
                 WHEN body ? 'ward_stay_started' THEN 'ward_stay_started'
                 WHEN body ? 'ward_stay_ended' THEN 'ward_stay_ended'
-                WHEN body ? 'restrictive_intervention' THEN 'restrictive_intervention' END AS kind
+                WHEN body ? 'restrictive_intervention' THEN 'restrictive_intervention'
+                WHEN body ? 'event_retracted' THEN 'event_retracted' END AS kind
     FROM firsts
-    WHERE NOT body ? 'event_retracted'
+), retracted AS (
+    SELECT DISTINCT body->'event_retracted'->>'retracted_event_id' AS id FROM typed WHERE kind = 'event_retracted'
 )
-SELECT (t.body->>'event_id') COLLATE "C" AS event_id,
+SELECT t.id COLLATE "C" AS event_id,
        t.body->>'person_id' AS person,
        (t.body->>'occurred_at')::timestamptz AS occurred_at,
        coalesce((t.body->>'recorded_at')::timestamptz, (t.body->>'occurred_at')::timestamptz) AS recorded_at,
        ((t.body->>'occurred_at')::timestamptz AT TIME ZONE 'Europe/London')::date AS day,
        t.kind,
        t.body->t.kind AS p
-FROM typed t LEFT JOIN retracted r ON r.id = t.body->>'event_id'
-WHERE r.id IS NULL
+FROM typed t LEFT JOIN retracted r ON r.id = t.id
+WHERE r.id IS NULL AND t.kind <> 'event_retracted'
 ORDER BY t.kind;
 CREATE INDEX peer_events_kind ON peer_events (kind);
 -- Statistics for the planner on every table made here: without them it guesses join sizes
@@ -67,12 +67,13 @@ ANALYZE peer_events;
 
 
 -- Each person's current demographics: the latest record (latest occurred_at, then recorded_at,
--- then event id) applies to every period (events.md, "Latest wins"; person.rs, attributes).
--- Ages are only ever compared with the age-band edges and the catalogue's age limits (18, 35,
--- 50, 65, 70: contrib.rs, AGE_EDGES), so each person gets the day they reach each of those ages:
--- aged N or more on day d <=> d >= turns_N. Age is in whole years and someone born on 29
--- February is a year older on 1 March in other years (strata.rs, age_on), where PostgreSQL's
--- date + N years gives 28 February: a day is added when the day of the month moved.
+-- then event id) applies to every period (events.md, "Latest wins"; person.rs, attributes), as
+-- the labels of their strata (strata.rs). Ages are only ever compared with the age-band edges
+-- and the catalogue's age limits (18, 35, 50, 65, 70: contrib.rs, AGE_EDGES), so each person
+-- gets the day they reach each of those ages: aged N or more on day d <=> d >= turns_N. Age is
+-- in whole years and someone born on 29 February is a year older on 1 March in other years
+-- (strata.rs, age_on), where PostgreSQL's date + N years gives 28 February: a day is added
+-- when the day of the month moved.
 CREATE TABLE peer_people AS
 WITH latest AS (
     SELECT DISTINCT ON (person) person,
@@ -83,7 +84,17 @@ WITH latest AS (
     FROM peer_events WHERE kind = 'demographics'
     ORDER BY person, occurred_at DESC, recorded_at DESC, event_id DESC
 )
-SELECT person, birth_date, sex, ethnic_category, imd_decile,
+SELECT person,
+       CASE WHEN ethnic_category IN ('A', 'B', 'C') THEN 'white'
+            WHEN ethnic_category IN ('D', 'E', 'F', 'G') THEN 'mixed'
+            WHEN ethnic_category IN ('H', 'J', 'K', 'L') THEN 'asian'
+            WHEN ethnic_category IN ('M', 'N', 'P') THEN 'black'
+            WHEN ethnic_category IN ('R', 'S') THEN 'other'
+            ELSE 'unknown' END AS ethnic_group,
+       CASE WHEN ethnic_category IN ('Z', '99') THEN 'unknown' ELSE ethnic_category END AS ethnic_category,
+       CASE sex WHEN '1' THEN 'male' WHEN '2' THEN 'female' ELSE 'other_or_unknown' END AS sex,
+       -- Quintile = ceil(decile / 2), 1 most deprived.
+       coalesce(((imd_decile + 1) / 2)::text, 'unknown') AS imd_quintile,
        (birth_date + interval '18 years')::date
            + (extract(day FROM birth_date + interval '18 years') <> extract(day FROM birth_date))::int AS turns_18,
        (birth_date + interval '35 years')::date
@@ -393,7 +404,7 @@ ANALYZE peer_state;
 CREATE TABLE peer_cells AS
 WITH monthly AS (
     SELECT cell, person, date_trunc('month', day)::date AS month_start,
-           sum(numerator)::bigint AS numerator, sum(denominator)::bigint AS denominator
+           sum(numerator)::int AS numerator, sum(denominator)::int AS denominator
     FROM peer_dated GROUP BY 1, 2, 3
 ), valued AS (
     SELECT cell, person, 'month' AS period_kind, (month_start + interval '1 month' - interval '1 day')::date AS period_end,
@@ -405,34 +416,32 @@ WITH monthly AS (
     UNION ALL
     SELECT cell, person, period_kind, period_end, numerator, denominator FROM peer_state
 ), grouped AS (
-    -- Summed by everything the strata are made of first, so that each breakdown reads few rows.
-    SELECT v.cell, v.period_kind, v.period_end, p.ethnic_category, p.sex, p.imd_decile,
+    -- Summed by every stratum a value falls in first, so that the breakdowns read few rows.
+    SELECT v.cell, v.period_kind, v.period_end,
+           coalesce(p.ethnic_group, 'unknown') AS ethnic_group,
+           coalesce(p.ethnic_category, 'unknown') AS ethnic_category,
            CASE WHEN p.person IS NULL THEN 'unknown' WHEN v.period_end < p.turns_18 THEN '0-17'
                 WHEN v.period_end < p.turns_35 THEN '18-34' WHEN v.period_end < p.turns_50 THEN '35-49'
                 WHEN v.period_end < p.turns_65 THEN '50-64' ELSE '65+' END AS age_band,
-           sum(v.numerator)::bigint AS numerator, sum(v.denominator)::bigint AS denominator
+           coalesce(p.sex, 'other_or_unknown') AS sex,
+           coalesce(p.imd_quintile, 'unknown') AS imd_quintile,
+           sum(v.numerator)::int AS numerator, sum(v.denominator)::int AS denominator
     FROM valued v LEFT JOIN peer_people p USING (person)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 )
-SELECT cell, period_kind, period_end, s.stratum_type, s.stratum_value,
+-- Each breakdown is one grouping set; in each, its own label is the one not null.
+SELECT cell, period_kind, period_end,
+       CASE WHEN GROUPING(ethnic_group) = 0 THEN 'ethnic_group'
+            WHEN GROUPING(ethnic_category) = 0 THEN 'ethnic_category'
+            WHEN GROUPING(age_band) = 0 THEN 'age_band'
+            WHEN GROUPING(sex) = 0 THEN 'sex'
+            WHEN GROUPING(imd_quintile) = 0 THEN 'imd_quintile'
+            ELSE 'all' END AS stratum_type,
+       coalesce(ethnic_group, ethnic_category, age_band, sex, imd_quintile, 'all') AS stratum_value,
        sum(numerator)::bigint AS numerator, sum(denominator)::bigint AS denominator
 FROM grouped
-CROSS JOIN LATERAL (VALUES
-    ('all', 'all'),
-    ('ethnic_group', CASE WHEN ethnic_category IN ('A', 'B', 'C') THEN 'white'
-                          WHEN ethnic_category IN ('D', 'E', 'F', 'G') THEN 'mixed'
-                          WHEN ethnic_category IN ('H', 'J', 'K', 'L') THEN 'asian'
-                          WHEN ethnic_category IN ('M', 'N', 'P') THEN 'black'
-                          WHEN ethnic_category IN ('R', 'S') THEN 'other'
-                          ELSE 'unknown' END),
-    ('ethnic_category', CASE WHEN ethnic_category IS NULL OR ethnic_category IN ('Z', '99') THEN 'unknown'
-                             ELSE ethnic_category END),
-    ('age_band', age_band),
-    ('sex', CASE sex WHEN '1' THEN 'male' WHEN '2' THEN 'female' ELSE 'other_or_unknown' END),
-    -- Quintile = ceil(decile / 2), 1 most deprived.
-    ('imd_quintile', coalesce(((imd_decile + 1) / 2)::text, 'unknown')))
-    AS s(stratum_type, stratum_value)
-GROUP BY 1, 2, 3, 4, 5;
+GROUP BY cell, period_kind, period_end,
+         GROUPING SETS ((), (ethnic_group), (ethnic_category), (age_band), (sex), (imd_quintile));
 ANALYZE peer_cells;
 
 -- Each indicator read off its cells as its catalogue Method does (indicators/mod.rs): a count
