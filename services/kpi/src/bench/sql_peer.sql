@@ -5,7 +5,9 @@
 -- population (mha_detention_rate, mha_detention_rate_ratio) and dementia_recorded_prevalence it
 -- computes what is counted from events, the numerator, since their denominators come from the
 -- reference population files. It follows docs/events.md, docs/indicators.md and
--- services/kpi-core/src/{indicators/*.rs,strata.rs,contrib.rs,period.rs}.
+-- services/kpi-core/src/{indicators/*.rs,strata.rs,contrib.rs,period.rs}. It stops at counts:
+-- the values with their limits, disclosure control and SPC, which the publisher adds, are not
+-- computed here.
 --
 -- Like the pipeline it first computes counted *cells* per person (peer_dated: amounts dated by
 -- an event; peer_state: states at a period's end or during it), stratifies them by the person's
@@ -64,7 +66,6 @@ CREATE INDEX peer_events_kind ON peer_events (kind);
 -- Statistics for the planner on every table made here: without them it guesses join sizes
 -- badly and nests loops over thousands of rows.
 ANALYZE peer_events;
-
 
 -- Each person's current demographics: the latest record (latest occurred_at, then recorded_at,
 -- then event id) applies to every period (events.md, "Latest wins"; person.rs, attributes), as
