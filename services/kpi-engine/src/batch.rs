@@ -21,6 +21,9 @@ pub struct Incoming {
     pub offset: i64,
     /// `None` when the canonical record did not decode (written by an incompatible ingest).
     pub event: Option<Event>,
+    /// The canonical record as received, when it decoded: stored verbatim in `events_seen`, so
+    /// that the engine need not serialise each event again.
+    pub record: String,
 }
 
 /// What a committed batch did.
@@ -114,7 +117,7 @@ async fn apply_inner(
                 Payload::EventRetracted { .. } => None,
                 _ => event.person.as_deref(),
             };
-            Seen { event_id: &event.event_id, person, partition: m.partition, event }
+            Seen { event_id: &event.event_id, person, partition: m.partition, record: &m.record }
         })
         .collect();
     // Read before the events are recorded, so that what comes back is the state before this batch.

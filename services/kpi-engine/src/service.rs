@@ -173,8 +173,15 @@ async fn next_batch(consumer: &EngineConsumer, max_events: usize, max_wait: Dura
 }
 
 fn decode(message: &impl Message) -> Incoming {
-    let event = message.payload().and_then(|bytes| serde_json::from_slice::<Event>(bytes).ok());
-    Incoming { partition: message.partition(), offset: message.offset(), event }
+    let decoded = message
+        .payload()
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(|text| Some((serde_json::from_str::<Event>(text).ok()?, text.to_owned())));
+    let (event, record) = match decoded {
+        Some((event, record)) => (Some(event), record),
+        None => (None, String::new()),
+    };
+    Incoming { partition: message.partition(), offset: message.offset(), event, record }
 }
 
 fn release_revoked(consumer: &EngineConsumer, owned: &mut Owned, metrics: &EngineMetrics) {

@@ -48,7 +48,7 @@ pub async fn load_persons(
         return Ok(Vec::new());
     }
     let rows = sqlx::query(
-        "SELECT s.person, s.event::text AS event, r.target_event_id IS NOT NULL AS retracted
+        "SELECT s.person, s.event, r.target_event_id IS NOT NULL AS retracted
          FROM events_seen s
          LEFT JOIN retractions r
            ON r.target_event_id = s.event_id AND r.applied AND NOT (r.target_event_id = ANY($2))
@@ -76,8 +76,9 @@ pub struct Seen<'a> {
     /// `None` for a retraction, which belongs to no person's state.
     pub person: Option<&'a str>,
     pub partition: i32,
-    /// Kept with the id when it belongs to a person: the person's state is rebuilt from it.
-    pub event: &'a Event,
+    /// The event's canonical JSON, kept with the id when it belongs to a person: the person's
+    /// state is rebuilt from it.
+    pub record: &'a str,
 }
 
 /// Records events (the first of each id); returns the ids that were new (not seen in any
@@ -92,13 +93,10 @@ pub async fn record_seen(
     let ids: Vec<&str> = events.iter().map(|e| e.event_id).collect();
     let persons: Vec<Option<&str>> = events.iter().map(|e| e.person).collect();
     let partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
-    let records = events
-        .iter()
-        .map(|e| e.person.map(|_| serde_json::to_string(e.event)).transpose())
-        .collect::<Result<Vec<Option<String>>, _>>()?;
+    let records: Vec<Option<&str>> = events.iter().map(|e| e.person.map(|_| e.record)).collect();
     let rows = sqlx::query(
         "INSERT INTO events_seen (event_id, person, partition, event)
-         SELECT id, person, part, record::jsonb FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[])
+         SELECT id, person, part, record FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[])
              AS u(id, person, part, record)
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
     )
