@@ -53,6 +53,18 @@ pub fn service_env(settings: &Settings, topics: &Topics, db: &BenchDb) -> Vec<(S
     .collect()
 }
 
+/// A service process that has exited: a wait on it ends at once instead of at its time limit.
+#[derive(Debug)]
+pub struct ServiceExited(pub String);
+
+impl std::fmt::Display for ServiceExited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ServiceExited {}
+
 /// A running service, killed when dropped.
 pub struct Running {
     pub service: Service,
@@ -97,12 +109,13 @@ impl Running {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(15).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            anyhow::bail!(
+            return Err(ServiceExited(format!(
                 "kpi {} exited ({status}); last lines of {}:\n{}",
                 self.service.name(),
                 self.log.display(),
                 tail.join("\n")
-            );
+            ))
+            .into());
         }
         Ok(())
     }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::services::ServiceExited;
+
 /// How often a condition is polled: short next to the phases it times (seconds), cheap
 /// for the services (one `/metrics` scrape or one small query).
 pub const POLL: Duration = Duration::from_millis(50);
@@ -17,7 +19,8 @@ pub struct Seen<T> {
 }
 
 /// Polls `check` until it returns a `done` value, or fails after `timeout` with `hint`.
-/// A poll that errors (a service still starting) counts as no progress.
+/// A poll that errors (a service still starting) counts as no progress, unless a service has
+/// exited ([`ServiceExited`]): nothing more can come, so the wait fails at once.
 pub async fn until<T, F, Fut>(what: &str, timeout: Duration, hint: &str, mut check: F) -> anyhow::Result<(T, Instant)>
 where
     F: FnMut() -> Fut,
@@ -34,6 +37,10 @@ where
                 return Ok((value, at));
             }
             Ok(Seen { progress, .. }) => bar.set_message(progress),
+            Err(error) if error.is::<ServiceExited>() => {
+                bar.finish_and_clear();
+                return Err(error);
+            }
             Err(error) => last_error = format!("{error:#}"),
         }
         if started.elapsed() > timeout {
@@ -55,4 +62,33 @@ pub fn spinner(what: &str) -> ProgressBar {
     bar.set_prefix(what.to_owned());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_service_that_exited_ends_the_wait_at_once() {
+        let started = Instant::now();
+        let result = until::<(), _, _>("engine", Duration::from_secs(60), "see engine.log", || async {
+            Err(ServiceExited("kpi engine exited (signal: 9)".into()).into())
+        })
+        .await;
+        assert!(result.unwrap_err().to_string().contains("kpi engine exited"));
+        assert!(started.elapsed() < Duration::from_secs(5), "waited {:?} for a dead service", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_retried_until_the_time_limit() {
+        let polls = std::cell::Cell::new(0);
+        let result = until::<(), _, _>("engine", Duration::from_millis(300), "see engine.log", || {
+            polls.set(polls.get() + 1);
+            async { Err(anyhow::anyhow!("connection refused")) }
+        })
+        .await;
+        let error = result.unwrap_err().to_string();
+        assert!(error.contains("not done after") && error.contains("connection refused"), "{error}");
+        assert!(polls.get() > 2, "polled {} times", polls.get());
+    }
 }
