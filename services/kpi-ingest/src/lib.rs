@@ -7,13 +7,10 @@
 //!
 //! - [`transform`]: one raw message → a canonical record or a dead-letter record (pure).
 //! - [`internal_events`]: every observable occurrence, which logs and counts together.
-//! - [`service`]: the Kafka loop: consume a batch, transform it, hand it to the producer, and
-//!   read the next one while the broker acknowledges.
-//! - [`produce`]: a batch produced on its own task; the consumer offsets committed in order,
-//!   each batch's only once it and every earlier batch are acknowledged.
+//! - [`service`]: the Kafka loop: consume a batch, produce it, and commit the consumer offsets
+//!   only once every produce of the batch is acknowledged.
 
 pub mod internal_events;
-pub mod produce;
 pub mod service;
 pub mod transform;
 

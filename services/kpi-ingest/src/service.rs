@@ -1,20 +1,17 @@
-//! The ingest loop: raw topic → (transform) → canonical or dead-letter topic. Each batch of raw
-//! messages is transformed and handed to the producer; while the broker acknowledges it, the
-//! next batch is read and transformed. The consumer offsets of a batch are committed only once
-//! it and every earlier batch are acknowledged ([`crate::produce`]); a crash before that
-//! re-reads them, and the engine drops the repeats by id.
+//! The ingest loop: raw topic → (transform) → canonical or dead-letter topic. A batch of raw
+//! messages is produced, every produce is awaited, and only then are the consumer offsets
+//! committed; a crash before that re-reads the batch, and the engine drops the repeats by id.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures::future::join_all;
 use kpi_runtime::shutdown::CancellationToken;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Headers};
-use rdkafka::producer::FutureProducer;
-use rdkafka::Message;
-use tokio::sync::mpsc;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 use kpi_core::Pseudonymiser;
 use kpi_runtime::admin::Readiness;
@@ -22,7 +19,6 @@ use kpi_runtime::kafka::{consumer_config, producer_config, BrokerReadiness, STAT
 use kpi_runtime::settings::Settings;
 
 use crate::internal_events::IngestMetrics;
-use crate::produce::{self, InFlight, Record};
 use crate::transform::{transform, Outcome, CONTENT_TYPE, DETAIL_HEADER, EVENT_TYPE_HEADER, REASON_HEADER};
 
 /// Most raw messages handled per batch.
@@ -32,17 +28,16 @@ const BATCH_MIN: usize = 20;
 /// Longest a batch waits to fill.
 const BATCH_WAIT: Duration = Duration::from_millis(100);
 /// How long producing one batch should take, at the rate the last batches went. The consumer is
-/// not polled while the loop waits for room among the batches in flight, and a wait that
-/// outlasts `max.poll.interval.ms` (10 s) makes it leave its group: seen under load on 2 cores,
-/// and one rejoin on Tansu then never got its partitions back, which stopped ingest altogether.
+/// not polled meanwhile, and a batch that outlasts `max.poll.interval.ms` (10 s) makes it leave
+/// its group: seen under load on 2 cores, and one rejoin on Tansu then never got its partitions
+/// back, which stopped ingest altogether.
 const BATCH_TARGET_SECONDS: f64 = 2.0;
-/// Batches produced and awaiting acknowledgement beyond the one the committer awaits: reading
-/// and transforming overlap with the broker's acknowledgements (linger included) without
-/// holding more than a few batches of records in memory.
-const BATCHES_QUEUED: usize = 1;
+/// Acknowledgements outstanding this long mean the broker is away (a batch takes about
+/// `BATCH_TARGET_SECONDS`): ingest reports not ready until they come.
+const PRODUCE_STALL: Duration = Duration::from_secs(8);
 
 /// Sizes batches from the recent time per message, so a slow broker gets smaller batches.
-pub struct BatchSizer {
+struct BatchSizer {
     seconds_per_message: f64,
 }
 
@@ -59,7 +54,7 @@ impl BatchSizer {
     }
 
     /// A smoothed average, so one slow batch halves the next rather than collapsing it.
-    pub fn observe(&mut self, seconds: f64, messages: usize) {
+    fn observe(&mut self, seconds: f64, messages: usize) {
         if messages == 0 {
             return;
         }
@@ -67,6 +62,14 @@ impl BatchSizer {
         self.seconds_per_message =
             if self.seconds_per_message <= 0.0 { latest } else { 0.5 * self.seconds_per_message + 0.5 * latest };
     }
+}
+
+/// One record ready to produce.
+struct Record {
+    topic: String,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
 }
 
 /// Runs the ingest service until `shutdown` is cancelled.
@@ -89,23 +92,11 @@ pub async fn run(
     let producer: FutureProducer = producer_config(kafka).create().context("creating the producer")?;
     tracing::info!(raw = %kafka.raw_topic, canonical = %kafka.canonical_topic, dead_letter = %kafka.dead_letter_topic, "ingest started");
 
-    let consumer = Arc::new(consumer);
-    let sizer = Arc::new(Mutex::new(BatchSizer::new()));
-    let (in_flight, batches) = mpsc::channel::<InFlight>(BATCHES_QUEUED);
-    let mut committer =
-        tokio::spawn(produce::commit_in_order(consumer.clone(), batches, metrics.clone(), sizer.clone()));
-    let mut committer_ended = None;
+    let mut sizer = BatchSizer::new();
     loop {
-        let limit = sizer.lock().expect("batch sizer lock").limit();
-        // Leaving a batch half read (shutdown, or the committer failing) loses nothing: its
-        // offsets are not committed, so it is read again on restart.
         let batch = tokio::select! {
             _ = shutdown.cancelled() => break,
-            ended = &mut committer => {
-                committer_ended = Some(ended);
-                break;
-            }
-            batch = next_batch(&consumer, limit) => batch,
+            batch = next_batch(&consumer, sizer.limit()) => batch,
         };
         let started = Instant::now();
         let mut records = Vec::with_capacity(batch.len());
@@ -114,22 +105,17 @@ pub async fn run(
             records.push(to_record(settings, &pseudonymiser, &metrics, message));
             next_offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
         }
-        let messages = batch.len();
-        drop(batch);
-        let produced = produce::start(&producer, records, &metrics, &ready, &shutdown);
-        if in_flight.send(InFlight { started, messages, next_offsets, produced }).await.is_err() {
-            break;
+        produce_all(&producer, &records, &metrics, &ready, &shutdown).await?;
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, partition), next) in &next_offsets {
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
         }
+        if !offsets.elements().is_empty() {
+            consumer.commit(&offsets, CommitMode::Async).context("committing raw-topic offsets")?;
+        }
+        sizer.observe(started.elapsed().as_secs_f64(), batch.len());
+        metrics.batch_done(started.elapsed().as_secs_f64(), batch.len());
     }
-    drop(in_flight);
-    let ended = match committer_ended {
-        Some(ended) => ended,
-        None => {
-            tracing::info!("waiting for the batches in flight to be acknowledged");
-            committer.await
-        }
-    };
-    ended.context("the offset committer panicked")??;
     tracing::info!("ingest stopped");
     Ok(())
 }
@@ -204,6 +190,72 @@ fn to_record(
             }
         }
     }
+}
+
+/// Produces every record and waits for every acknowledgement, retrying failures with backoff
+/// until they succeed or shutdown is asked for (then the batch is left uncommitted).
+/// Produces every record, retrying failures until each is acknowledged. Acknowledgements held
+/// up longer than [`PRODUCE_STALL`] (the broker went away mid-batch) clear `ready`: the
+/// consumer's statistics, which would, are not delivered while this waits. They set it again
+/// once the batch is through and the consumer is polled.
+async fn produce_all(
+    producer: &FutureProducer,
+    records: &[Record],
+    metrics: &IngestMetrics,
+    ready: &Readiness,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut pending: Vec<&Record> = records.iter().collect();
+    let mut backoff = Duration::from_millis(100);
+    while !pending.is_empty() {
+        let sends = pending.iter().map(|record| {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (key, value) in &record.headers {
+                headers = headers.insert(Header { key, value: Some(value) });
+            }
+            let mut out = FutureRecord::to(&record.topic).payload(&record.payload).headers(headers);
+            if let Some(key) = &record.key {
+                out = out.key(key);
+            }
+            producer.send(out, Duration::from_secs(5))
+        });
+        let acknowledged = join_all(sends);
+        tokio::pin!(acknowledged);
+        let results = loop {
+            tokio::select! {
+                results = &mut acknowledged => break results,
+                _ = tokio::time::sleep(PRODUCE_STALL) => {
+                    if ready.get() {
+                        tracing::warn!(records = pending.len(), "broker has not acknowledged for {PRODUCE_STALL:?}; not ready until it does");
+                    }
+                    ready.set(false);
+                }
+            }
+        };
+        let failed: Vec<&Record> = pending
+            .iter()
+            .zip(results)
+            .filter_map(|(record, result)| match result {
+                Ok(_) => None,
+                Err((error, _)) => {
+                    metrics.produce_retried(&error);
+                    Some(*record)
+                }
+            })
+            .collect();
+        pending = failed;
+        if !pending.is_empty() {
+            if shutdown.is_cancelled() {
+                anyhow::bail!(
+                    "shutting down with {} records unacknowledged; they will be re-read on restart",
+                    pending.len()
+                );
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
