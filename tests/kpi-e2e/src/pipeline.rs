@@ -57,6 +57,8 @@ pub struct Pipeline {
     pub broker: Broker,
     pub db: TestDb,
     pub pool: PgPool,
+    /// Where the services run and log; kept (and named on stderr) when a test panics or
+    /// `KPI_KEEP_LOGS` is set, so that a failure in CI can be read after the fact.
     pub dir: TempDir,
     /// The pseudonymisation key, as given to ingest (its bytes are the key).
     pub hmac_key: String,
@@ -65,6 +67,15 @@ pub struct Pipeline {
     starts: BTreeMap<Service, usize>,
     /// Settings a test gives on top of [`Pipeline::env`], for processes started after.
     overrides: Vec<(String, String)>,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var_os("KPI_KEEP_LOGS").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kpi-e2e: pipeline logs kept in {}", self.dir.path().display());
+        }
+    }
 }
 
 /// The `kpi` binary built next to the test executable (or `KPI_BIN`).
@@ -364,6 +375,38 @@ pub fn as_rows(counts: &Counts) -> CountRows {
 /// How many lines of a feed pass validation (what reaches the canonical topic).
 pub fn valid_lines(lines: &[String]) -> i64 {
     lines.iter().filter(|l| decode(l.as_bytes(), None).is_ok()).count() as i64
+}
+
+/// The cells where `got` and `want` differ, at most `limit` of them, one per line:
+/// `indicator period_kind period_end stratum_type=value: got (n, d), want (n, d)`.
+pub fn count_differences(got: &CountRows, want: &CountRows, limit: usize) -> String {
+    let keys: std::collections::BTreeSet<_> = got.keys().chain(want.keys()).collect();
+    let differing: Vec<String> = keys
+        .into_iter()
+        .filter(|key| got.get(*key) != want.get(*key))
+        .map(|key| {
+            let (indicator, kind, end, stratum_type, value) = key;
+            format!("{indicator} {kind} {end} {stratum_type}={value}: got {:?}, want {:?}", got.get(key), want.get(key))
+        })
+        .collect();
+    let shown = differing.iter().take(limit).cloned().collect::<Vec<_>>().join("\n");
+    format!("{} cells differ; the first {}:\n{shown}", differing.len(), limit.min(differing.len()))
+}
+
+/// The distinct event ids among the valid lines (what the engine records, each once) and the
+/// number of invalid lines (what ingest dead-letters, each at least once).
+pub fn distinct_events_and_invalid(lines: &[String]) -> (i64, i64) {
+    let mut ids = std::collections::HashSet::new();
+    let mut invalid = 0;
+    for line in lines {
+        match decode(line.as_bytes(), None) {
+            Ok(event) => {
+                ids.insert(event.event_id);
+            }
+            Err(_) => invalid += 1,
+        }
+    }
+    (ids.len() as i64, invalid)
 }
 
 /// A seeded synthetic feed (`kpi_synth`), one raw event per line, invalid lines included.

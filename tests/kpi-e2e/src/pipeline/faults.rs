@@ -175,31 +175,40 @@ impl Pipeline {
         tokio::task::spawn_blocking(move || drop(consumer)).await.expect("closing the nudge consumer");
     }
 
-    /// Waits until the flow has drained: the canonical and dead-letter topics have stopped
-    /// growing for `quiet` while holding at least `min_canonical` and `min_dead` messages, and
-    /// the engine has stored every canonical partition's high watermark. Returns the canonical
-    /// topic's message count, repeats from ingest restarts included.
+    /// Waits until the flow has drained `lines` (the whole feed): the warehouse has recorded
+    /// every distinct valid event exactly once, the engine has stored every canonical
+    /// partition's high watermark, the dead-letter topic holds at least one record per invalid
+    /// line, nothing has moved for `quiet`, and ingest has committed the whole raw topic.
+    /// Returns the canonical topic's message count, repeats from ingest restarts included.
     ///
-    /// It does not poll the ingest group's commits (OffsetFetch) while ingest runs, to keep
-    /// Tansu's fragile group coordinator out of it (see [`Pipeline::nudge_group`]); so a stalled
-    /// ingest shows as counts that differ from the reference, never as a false pass.
-    /// With `nudge_after`, a flow that makes no progress that long gets [`Pipeline::nudge_group`].
+    /// The canonical topic's message count alone cannot say that ingest is done: ingest repeats
+    /// what it re-reads after a restart, so a stalled ingest (a group Tansu left stuck) once
+    /// passed for a drained one with events still missing. The distinct events the engine
+    /// recorded can. The ingest group's commits (OffsetFetch) are read only once that holds, to
+    /// keep Tansu's fragile group coordinator out of it while ingest works (see
+    /// [`Pipeline::nudge_group`]). With `nudge_after`, a flow that makes no progress that long
+    /// gets [`Pipeline::nudge_group`].
     pub async fn wait_for_drain(
         &self,
-        min_canonical: i64,
-        min_dead: i64,
+        lines: &[String],
         quiet: Duration,
         nudge_after: Option<Duration>,
         timeout: Duration,
     ) -> i64 {
+        let (distinct_events, invalid) = super::distinct_events_and_invalid(lines);
         let started = Instant::now();
-        let mut last = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        let mut last = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), 0);
         let mut unchanged_since = Instant::now();
         loop {
             let canonical = self.high_watermarks(CANONICAL).await;
             let dead = self.high_watermarks(super::DEAD_LETTER).await;
             let applied = self.engine_offsets().await;
-            let now = (canonical.clone(), dead.clone(), applied.clone());
+            let recorded = self.events_recorded().await;
+            assert!(
+                recorded <= distinct_events,
+                "the warehouse recorded {recorded} distinct events for a feed of {distinct_events}"
+            );
+            let now = (canonical.clone(), dead.clone(), applied.clone(), recorded);
             if nudge_after.is_some_and(|after| unchanged_since.elapsed() >= after) {
                 eprintln!("kpi-e2e: no progress for {:?}: nudging the ingest and engine groups", nudge_after.unwrap());
                 self.nudge_group(INGEST_GROUP, super::RAW).await;
@@ -213,19 +222,25 @@ impl Pipeline {
             let total: i64 = canonical.values().sum();
             let engine_done = canonical.iter().all(|(p, high)| *high == 0 || applied.get(p) == Some(high));
             if engine_done
-                && total >= min_canonical
-                && dead.values().sum::<i64>() >= min_dead
+                && recorded == distinct_events
+                && dead.values().sum::<i64>() >= invalid
                 && unchanged_since.elapsed() >= quiet
+                && self.committed_offsets(INGEST_GROUP, super::RAW).await == self.high_watermarks(super::RAW).await
             {
                 return total;
             }
             assert!(
                 started.elapsed() < timeout,
-                "not drained after {timeout:?}: canonical {canonical:?} (want >= {min_canonical}), \
-                 dead letters {dead:?} (want >= {min_dead}), engine stored {applied:?}\n{}",
+                "not drained after {timeout:?}: {recorded} of {distinct_events} distinct events recorded, \
+                 canonical {canonical:?}, dead letters {dead:?} (want >= {invalid}), engine stored {applied:?}\n{}",
                 self.logs()
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Distinct events the engine has recorded (`events_seen`, retractions included).
+    pub async fn events_recorded(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events_seen").fetch_one(&self.pool).await.unwrap_or(0)
     }
 }
