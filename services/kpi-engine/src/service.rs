@@ -1,6 +1,8 @@
 //! The engine loop: take a batch from the canonical topic, make sure this instance owns every
 //! partition in it (claiming the partition in the warehouse and seeking to the stored offset),
-//! apply the batch in one transaction, and retry with backoff while the warehouse is down. While retrying it consumes nothing more, so memory stays bounded.
+//! apply the batch in one transaction, and retry with backoff while the warehouse is down. While
+//! retrying it consumes nothing more, so memory stays bounded; the consumer is still polled, its
+//! partitions paused, so that it stays in its group (`kpi_runtime::keep_polling`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,7 @@ use sqlx::PgPool;
 use kpi_core::Event;
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::kafka::consumer_config;
+use kpi_runtime::keep_polling::keep_polling_until;
 use kpi_runtime::settings::Settings;
 use kpi_runtime::shutdown::CancellationToken;
 use kpi_warehouse::engine::claim_partition;
@@ -94,10 +97,12 @@ pub async fn run(
 
     let max_events = settings.engine.batch_max_events;
     let max_wait = Duration::from_millis(settings.engine.batch_max_wait_ms);
+    // Messages delivered while a batch was being written: the next batch's start.
+    let mut carried = Vec::new();
     loop {
         let messages = tokio::select! {
             _ = shutdown.cancelled() => break,
-            messages = next_batch(&consumer, max_events, max_wait) => messages,
+            messages = next_batch(&consumer, max_events, max_wait, std::mem::take(&mut carried)) => messages,
         };
         let started = Instant::now();
         release_revoked(&consumer, &mut owned, &metrics);
@@ -109,7 +114,11 @@ pub async fn run(
                 break;
             }
             let commit_started = Instant::now();
-            match batch::apply(&pool, &topic, &mut owned, &incoming, &dead_letters).await {
+            // Polled meanwhile, so that a slow write does not cost the group membership.
+            let applied = batch::apply(&pool, &topic, &mut owned, &incoming, &dead_letters);
+            let (applied, delivered) = keep_polling_until(&consumer, applied).await?;
+            carried.extend(delivered.iter().map(decode));
+            match applied {
                 Ok(report) => {
                     ready.set(true);
                     metrics.batch_committed(
@@ -134,7 +143,9 @@ pub async fn run(
                             tracing::info!("engine stopped with a batch uncommitted; it is re-read from the stored offsets on restart");
                             return Ok(());
                         }
-                        _ = tokio::time::sleep(backoff) => {}
+                        delivered = keep_polling_until(&consumer, tokio::time::sleep(backoff)) => {
+                            carried.extend(delivered?.1.iter().map(decode));
+                        }
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
@@ -146,11 +157,19 @@ pub async fn run(
     Ok(())
 }
 
-/// Waits for one message, then takes what else arrives within `max_wait`, up to `max_events`;
-/// decodes each into an owned [`Incoming`].
-async fn next_batch(consumer: &EngineConsumer, max_events: usize, max_wait: Duration) -> Vec<Incoming> {
-    let mut batch = Vec::new();
+/// Starts from `carried` (or waits for one message), then takes what else arrives within
+/// `max_wait`, up to `max_events`; decodes each into an owned [`Incoming`].
+async fn next_batch(
+    consumer: &EngineConsumer,
+    max_events: usize,
+    max_wait: Duration,
+    carried: Vec<Incoming>,
+) -> Vec<Incoming> {
+    let mut batch = carried;
     let deadline = loop {
+        if !batch.is_empty() {
+            break tokio::time::Instant::now() + max_wait;
+        }
         match consumer.recv().await {
             Ok(message) => {
                 batch.push(decode(&message));

@@ -1,6 +1,9 @@
 //! The ingest loop: raw topic → (transform) → canonical or dead-letter topic. A batch of raw
 //! messages is produced, every produce is awaited, and only then are the consumer offsets
 //! committed; a crash before that re-reads the batch, and the engine drops the repeats by id.
+//! While acknowledgements are slow the consumer is still polled, its partitions paused, so that
+//! it stays in its group ([`keep_polling_until`]); under a slow Tansu it once left and re-sent
+//! thousands of events.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -16,6 +19,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use kpi_core::Pseudonymiser;
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::kafka::{consumer_config, producer_config, BrokerReadiness, STATISTICS_INTERVAL_MS};
+use kpi_runtime::keep_polling::keep_polling_until;
 use kpi_runtime::settings::Settings;
 
 use crate::internal_events::IngestMetrics;
@@ -27,10 +31,8 @@ const BATCH_MAX: usize = 2_000;
 const BATCH_MIN: usize = 20;
 /// Longest a batch waits to fill.
 const BATCH_WAIT: Duration = Duration::from_millis(100);
-/// How long producing one batch should take, at the rate the last batches went. The consumer is
-/// not polled meanwhile, and a batch that outlasts `max.poll.interval.ms` (10 s) makes it leave
-/// its group: seen under load on 2 cores, and one rejoin on Tansu then never got its partitions
-/// back, which stopped ingest altogether.
+/// How long producing one batch should take, at the rate the last batches went: a slow broker
+/// gets smaller batches, so less is re-sent after a crash and shutdown waits less.
 const BATCH_TARGET_SECONDS: f64 = 2.0;
 /// Acknowledgements outstanding this long mean the broker is away (a batch takes about
 /// `BATCH_TARGET_SECONDS`): ingest reports not ready until they come.
@@ -93,10 +95,12 @@ pub async fn run(
     tracing::info!(raw = %kafka.raw_topic, canonical = %kafka.canonical_topic, dead_letter = %kafka.dead_letter_topic, "ingest started");
 
     let mut sizer = BatchSizer::new();
+    // Messages delivered while a batch's acknowledgements were awaited: the next batch's start.
+    let mut carried = Vec::new();
     loop {
         let batch = tokio::select! {
             _ = shutdown.cancelled() => break,
-            batch = next_batch(&consumer, sizer.limit()) => batch,
+            batch = next_batch(&consumer, sizer.limit(), std::mem::take(&mut carried)) => batch,
         };
         let started = Instant::now();
         let mut records = Vec::with_capacity(batch.len());
@@ -105,7 +109,10 @@ pub async fn run(
             records.push(to_record(settings, &pseudonymiser, &metrics, message));
             next_offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
         }
-        produce_all(&producer, &records, &metrics, &ready, &shutdown).await?;
+        let acknowledged = produce_all(&producer, &records, &metrics, &ready, &shutdown);
+        let (acknowledged, delivered) = keep_polling_until(&consumer, acknowledged).await?;
+        acknowledged?;
+        carried = delivered;
         let mut offsets = TopicPartitionList::new();
         for ((topic, partition), next) in &next_offsets {
             offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
@@ -120,15 +127,17 @@ pub async fn run(
     Ok(())
 }
 
-/// Waits for one message, then takes what else arrives within [`BATCH_WAIT`], up to `max`.
-async fn next_batch(consumer: &StreamConsumer<BrokerReadiness>, max: usize) -> Vec<BorrowedMessage<'_>> {
-    let mut batch = Vec::new();
-    loop {
+/// Starts from `carried` (or waits for one message), then takes what else arrives within
+/// [`BATCH_WAIT`], up to `max`.
+async fn next_batch<'c>(
+    consumer: &'c StreamConsumer<BrokerReadiness>,
+    max: usize,
+    carried: Vec<BorrowedMessage<'c>>,
+) -> Vec<BorrowedMessage<'c>> {
+    let mut batch = carried;
+    while batch.is_empty() {
         match consumer.recv().await {
-            Ok(message) => {
-                batch.push(message);
-                break;
-            }
+            Ok(message) => batch.push(message),
             Err(error) => {
                 tracing::warn!(%error, "raw-topic consumer error; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -194,10 +203,8 @@ fn to_record(
 
 /// Produces every record and waits for every acknowledgement, retrying failures with backoff
 /// until they succeed or shutdown is asked for (then the batch is left uncommitted).
-/// Produces every record, retrying failures until each is acknowledged. Acknowledgements held
-/// up longer than [`PRODUCE_STALL`] (the broker went away mid-batch) clear `ready`: the
-/// consumer's statistics, which would, are not delivered while this waits. They set it again
-/// once the batch is through and the consumer is polled.
+/// Acknowledgements held up longer than [`PRODUCE_STALL`] (the broker went away mid-batch) clear
+/// `ready`; the consumer's statistics set it again once a broker connection is up.
 async fn produce_all(
     producer: &FutureProducer,
     records: &[Record],
