@@ -143,6 +143,24 @@ fn a_contact_arriving_before_its_referral_counts_once_the_referral_arrives() {
 }
 
 #[test]
+fn a_contact_dated_before_the_referral_was_received_is_not_its_first_contact() {
+    let mut s = Scenario::default();
+    // Received 10 Mar 2024; an attended contact recorded against it on 1 Mar (before receipt: a
+    // recording error, not a wait of -9 days) is passed over; the next, 15 Apr, is 36 days
+    // after receipt → not within, April.
+    referral(&mut s, A, "2024-03-10", "r1", "community_mental_health");
+    contact(&mut s, A, "2024-03-01", "r1", true, "assessment");
+    assert_eq!(month(&s, "2024-03"), t(0, 0));
+    contact(&mut s, A, "2024-04-15", "r1", true, "treatment");
+    assert_eq!(month(&s, "2024-03"), t(0, 0));
+    assert_eq!(month(&s, "2024-04"), t(0, 1));
+    // A contact on the day of receipt is a wait of 0 days → within.
+    referral(&mut s, B, "2024-03-10", "r1", "community_mental_health");
+    contact(&mut s, B, "2024-03-10", "r1", true, "assessment");
+    assert_eq!(month(&s, "2024-03"), t(1, 1));
+}
+
+#[test]
 fn each_referral_of_a_person_counts() {
     let mut s = Scenario::default();
     // Two CMH referrals of one person, both first seen in November 2024: r1 received 1 Oct,

@@ -61,8 +61,11 @@ impl Referral<'_> {
         Some((first, *last))
     }
 
+    /// The first attended contact on or after the day the referral was received. One dated
+    /// earlier is a recording error (a wait cannot be negative) and would count as seen at once,
+    /// so it is passed over, as a discharge dated before receipt is.
     pub fn first_attended_contact(&self) -> Option<NaiveDate> {
-        self.contacts.iter().filter(|c| c.attended).map(|c| c.date).min()
+        self.contacts.iter().filter(|c| c.attended && c.date >= self.received).map(|c| c.date).min()
     }
 }
 

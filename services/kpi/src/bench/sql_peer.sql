@@ -284,11 +284,12 @@ CROSS JOIN LATERAL (VALUES ('restrictive_interventions'),
      AS kinds(cell)
 WHERE kinds.cell IS NOT NULL
 UNION ALL
--- Community mental health referrals, dated by their first attended contact (any purpose, any
--- date): seen within 28 days of being received or not (access.rs).
+-- Community mental health referrals, dated by their first attended contact (any purpose) on or
+-- after the day received: seen within 28 days of it or not (access.rs, records.rs).
 SELECT 'cmh_4_week_wait_pct', r.person, f.day, (f.day - r.received <= 28)::int, 1
 FROM peer_referrals r
-JOIN (SELECT rid, min(day) AS day FROM peer_contacts WHERE attended GROUP BY rid) f ON f.rid = r.rid
+JOIN (SELECT c.rid, min(c.day) AS day FROM peer_contacts c JOIN peer_referrals o ON o.rid = c.rid
+      WHERE c.attended AND c.day >= o.received GROUP BY c.rid) f ON f.rid = r.rid
 WHERE r.service = 'community_mental_health'
 UNION ALL
 -- Paired HoNOS and ReQoL-10 of referrals, dated by the discharge, any service (outcomes.rs):
