@@ -1,8 +1,9 @@
 //! The engine loop: take a batch from the canonical topic, make sure this instance owns every
 //! partition in it (claiming the partition in the warehouse and seeking to the stored offset),
 //! apply the batch in one transaction, and retry with backoff while the warehouse is down. While
-//! retrying it consumes nothing more, so memory stays bounded; the consumer is still polled, its
-//! partitions paused, so that it stays in its group (`kpi_runtime::keep_polling`).
+//! retrying it reads at most one batch ahead, so memory stays bounded; the consumer is still
+//! polled (its partitions paused once that batch is read), so that it stays in its group
+//! (`kpi_runtime::keep_polling`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -108,53 +109,91 @@ pub async fn run(
         release_revoked(&consumer, &mut owned, &metrics);
         let mut incoming =
             claim_and_filter(&pool, &consumer, &topic, &mut owned, &metrics, &ready, &shutdown, messages).await?;
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            if incoming.is_empty() {
-                break;
-            }
-            let commit_started = Instant::now();
-            // Polled meanwhile, so that a slow write does not cost the group membership.
-            let applied = batch::apply(&pool, &topic, &mut owned, &incoming, &dead_letters);
-            let (applied, delivered) = keep_polling_until(&consumer, applied).await?;
-            carried.extend(delivered.iter().map(decode));
-            match applied {
-                Ok(report) => {
-                    ready.set(true);
-                    metrics.batch_committed(
-                        &report,
-                        started.elapsed().as_secs_f64(),
-                        commit_started.elapsed().as_secs_f64(),
-                    );
-                    commit_hint(&consumer, &topic, &incoming);
-                    break;
-                }
-                Err(BatchError::Warehouse(WarehouseError::Fenced { partition, .. })) => {
-                    // Another instance took the partition over: its messages are its to apply.
-                    owned.release(partition);
-                    metrics.partition_released(partition, "taken over by another engine instance");
-                    incoming.retain(|m| m.partition != partition);
-                }
-                Err(error) => {
-                    ready.set(false);
-                    metrics.commit_failed(&error, backoff.as_millis() as u64);
-                    tokio::select! {
-                        _ = shutdown.cancelled() => {
-                            tracing::info!("engine stopped with a batch uncommitted; it is re-read from the stored offsets on restart");
-                            return Ok(());
-                        }
-                        delivered = keep_polling_until(&consumer, tokio::time::sleep(backoff)) => {
-                            carried.extend(delivered?.1.iter().map(decode));
-                        }
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
+        // The consumer is polled meanwhile (reading up to one batch ahead), so that a slow
+        // write, or the warehouse being away, does not cost the group membership.
+        let committing = commit_with_retries(
+            &pool,
+            &topic,
+            &mut owned,
+            &mut incoming,
+            &dead_letters,
+            &metrics,
+            &ready,
+            &shutdown,
+            started,
+        );
+        let (committed, delivered) = keep_polling_until(&consumer, max_events, committing).await?;
+        carried = delivered.iter().map(decode).collect();
+        match committed {
+            Committed::Yes => commit_hint(&consumer, &topic, &incoming),
+            Committed::Nothing => {}
+            Committed::ShutDown => {
+                tracing::info!(
+                    "engine stopped with a batch uncommitted; it is re-read from the stored offsets on restart"
+                );
+                return Ok(());
             }
         }
         metrics.ownership(owned.partitions.len(), owned.person_count());
     }
     tracing::info!("engine stopped");
     Ok(())
+}
+
+/// How [`commit_with_retries`] ended.
+enum Committed {
+    Yes,
+    /// Nothing left to apply (every partition of the batch taken over by another instance).
+    Nothing,
+    /// Shutdown was asked for while the warehouse was away.
+    ShutDown,
+}
+
+/// Applies `incoming` in one transaction, retrying with backoff while the warehouse is away
+/// (reporting not ready meanwhile). A partition another instance has taken over is released and
+/// its messages dropped from the batch: they are that instance's to apply.
+#[allow(clippy::too_many_arguments)]
+async fn commit_with_retries(
+    pool: &PgPool,
+    topic: &str,
+    owned: &mut Owned,
+    incoming: &mut Vec<Incoming>,
+    dead_letters: &DeadLetterTopic,
+    metrics: &EngineMetrics,
+    ready: &Readiness,
+    shutdown: &CancellationToken,
+    started: Instant,
+) -> Committed {
+    let mut backoff = Duration::from_millis(200);
+    while !incoming.is_empty() {
+        let commit_started = Instant::now();
+        match batch::apply(pool, topic, owned, incoming, dead_letters).await {
+            Ok(report) => {
+                ready.set(true);
+                metrics.batch_committed(
+                    &report,
+                    started.elapsed().as_secs_f64(),
+                    commit_started.elapsed().as_secs_f64(),
+                );
+                return Committed::Yes;
+            }
+            Err(BatchError::Warehouse(WarehouseError::Fenced { partition, .. })) => {
+                owned.release(partition);
+                metrics.partition_released(partition, "taken over by another engine instance");
+                incoming.retain(|m| m.partition != partition);
+            }
+            Err(error) => {
+                ready.set(false);
+                metrics.commit_failed(&error, backoff.as_millis() as u64);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Committed::ShutDown,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Committed::Nothing
 }
 
 /// Starts from `carried` (or waits for one message), then takes what else arrives within

@@ -1,9 +1,9 @@
 //! The ingest loop: raw topic → (transform) → canonical or dead-letter topic. A batch of raw
 //! messages is produced, every produce is awaited, and only then are the consumer offsets
 //! committed; a crash before that re-reads the batch, and the engine drops the repeats by id.
-//! While acknowledgements are slow the consumer is still polled, its partitions paused, so that
-//! it stays in its group ([`keep_polling_until`]); under a slow Tansu it once left and re-sent
-//! thousands of events.
+//! While acknowledgements are awaited the consumer is still polled (reading up to one batch
+//! ahead, then pausing), so that it stays in its group ([`keep_polling_until`]); under a slow
+//! Tansu it once left and re-sent thousands of events.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -110,7 +110,7 @@ pub async fn run(
             next_offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
         }
         let acknowledged = produce_all(&producer, &records, &metrics, &ready, &shutdown);
-        let (acknowledged, delivered) = keep_polling_until(&consumer, acknowledged).await?;
+        let (acknowledged, delivered) = keep_polling_until(&consumer, sizer.limit(), acknowledged).await?;
         acknowledged?;
         carried = delivered;
         let mut offsets = TopicPartitionList::new();
