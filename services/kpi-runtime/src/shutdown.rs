@@ -1,7 +1,9 @@
 //! How a process stops. One [`CancellationToken`] is cancelled by SIGINT or SIGTERM; every
 //! service loop watches it, finishes (commits) the batch in hand and returns. The binary then
 //! waits at most the configured deadline for them before exiting anyway: work not committed by
-//! then is redone from the last stored offsets on the next start, so nothing is lost.
+//! then is redone from the last stored offsets on the next start, so nothing is lost. A task
+//! still stuck after that (a Kafka client closing against a broker that is gone) does not hold
+//! the process: the binary shuts its runtime down with a short timeout (`kpi::cli::main`).
 
 use std::time::Duration;
 

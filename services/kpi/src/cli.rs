@@ -51,6 +51,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// How long the runtime waits for its remaining tasks once the command has returned.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -60,7 +63,13 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Past the shutdown deadline a task may still be stuck, e.g. closing a Kafka consumer whose
+    // broker is gone (librdkafka waits for the group coordinator without end): dropping the
+    // runtime would wait for it, and the process would never exit (seen after an e2e test's
+    // broker stopped first). Give what is left a moment, then exit regardless.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
