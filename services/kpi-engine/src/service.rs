@@ -101,12 +101,13 @@ pub async fn run(
     // Messages delivered while a batch was being written: the next batch's start.
     let mut carried = Vec::new();
     loop {
-        let messages = tokio::select! {
+        let mut messages = tokio::select! {
             _ = shutdown.cancelled() => break,
             messages = next_batch(&consumer, max_events, max_wait, std::mem::take(&mut carried)) => messages,
         };
         let started = Instant::now();
-        release_revoked(&consumer, &mut owned, &metrics);
+        let revoked = release_revoked(&consumer, &mut owned, &metrics);
+        drop_lost(&consumer, &topic, &revoked, &mut messages);
         let mut incoming =
             claim_and_filter(&pool, &consumer, &topic, &mut owned, &metrics, &ready, &shutdown, messages).await?;
         // The consumer is polled meanwhile (reading up to one batch ahead), so that a slow
@@ -242,13 +243,30 @@ fn decode(message: &impl Message) -> Incoming {
     Incoming { partition: message.partition(), offset: message.offset(), event, record }
 }
 
-fn release_revoked(consumer: &EngineConsumer, owned: &mut Owned, metrics: &EngineMetrics) {
+/// Releases the partitions a rebalance revoked; returns them.
+fn release_revoked(consumer: &EngineConsumer, owned: &mut Owned, metrics: &EngineMetrics) -> Vec<i32> {
     let revoked: Vec<i32> = std::mem::take(&mut *consumer.context().revoked.lock().expect("revoked list lock"));
-    for partition in revoked {
-        if owned.release(partition) {
-            metrics.partition_released(partition, "revoked by a consumer-group rebalance");
+    for partition in &revoked {
+        if owned.release(*partition) {
+            metrics.partition_released(*partition, "revoked by a consumer-group rebalance");
         }
     }
+    revoked
+}
+
+/// Drops the messages of partitions revoked and not assigned again: read ahead while a batch was
+/// written, before the rebalance, they are the new owner's to apply (claiming them here would
+/// take the partition back from it). Safe to drop: a partition still or again assigned to this
+/// instance is claimed afresh, and the claim seeks back to the stored offset.
+fn drop_lost(consumer: &EngineConsumer, topic: &str, revoked: &[i32], messages: &mut Vec<Incoming>) {
+    if revoked.is_empty() {
+        return;
+    }
+    let assigned: Vec<i32> = consumer
+        .assignment()
+        .map(|list| list.elements().iter().filter(|e| e.topic() == topic).map(|e| e.partition()).collect())
+        .unwrap_or_default();
+    messages.retain(|m| !revoked.contains(&m.partition) || assigned.contains(&m.partition));
 }
 
 /// Claims every partition of the batch that this instance does not own yet. When the stored
