@@ -239,6 +239,13 @@ impl Pipeline {
         }
     }
 
+    /// Whether the engine has stored every canonical partition's high watermark.
+    pub async fn engine_at_high_watermarks(&self) -> bool {
+        let canonical = self.high_watermarks(CANONICAL).await;
+        let applied = self.engine_offsets().await;
+        canonical.iter().all(|(p, high)| *high == 0 || applied.get(p) == Some(high))
+    }
+
     /// Distinct events the engine has recorded (`events_seen`, retractions included).
     pub async fn events_recorded(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events_seen").fetch_one(&self.pool).await.unwrap_or(0)
