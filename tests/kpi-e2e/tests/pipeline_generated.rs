@@ -184,7 +184,8 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     // Dead letters: one per invalid line, each with its reason, which is the validator's.
     // Each raw position once: a repeat (a retried send) carries the same source position.
     let dead_letters: i64 = pipeline.high_watermarks(DEAD_LETTER).await.values().sum();
-    let dead = consume_all(&pipeline.broker.bootstrap(), DEAD_LETTER, dead_letters as usize, Duration::from_secs(60)).await;
+    let dead =
+        consume_all(&pipeline.broker.bootstrap(), DEAD_LETTER, dead_letters as usize, Duration::from_secs(60)).await;
     let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
     let mut positions = std::collections::HashSet::new();
     for message in &dead {
@@ -221,7 +222,8 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
     assert!(identifiers.len() > 10_000);
     let finder = Finder::new(&identifiers);
     let canonical =
-        consume_all(&pipeline.broker.bootstrap(), CANONICAL, canonical_messages as usize, Duration::from_secs(60)).await;
+        consume_all(&pipeline.broker.bootstrap(), CANONICAL, canonical_messages as usize, Duration::from_secs(60))
+            .await;
     for message in &canonical {
         finder.assert_absent("canonical topic value", message.payload.as_deref().unwrap_or_default());
         finder.assert_absent("canonical topic key", message.key.as_deref().unwrap_or_default());
