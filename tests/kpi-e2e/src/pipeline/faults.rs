@@ -220,7 +220,7 @@ impl Pipeline {
                 unchanged_since = Instant::now();
             }
             let total: i64 = canonical.values().sum();
-            let engine_done = canonical.iter().all(|(p, high)| *high == 0 || applied.get(p) == Some(high));
+            let engine_done = stored_to_the_end(&canonical, &applied);
             if engine_done
                 && recorded == distinct_events
                 && dead.values().sum::<i64>() >= invalid
@@ -241,13 +241,16 @@ impl Pipeline {
 
     /// Whether the engine has stored every canonical partition's high watermark.
     pub async fn engine_at_high_watermarks(&self) -> bool {
-        let canonical = self.high_watermarks(CANONICAL).await;
-        let applied = self.engine_offsets().await;
-        canonical.iter().all(|(p, high)| *high == 0 || applied.get(p) == Some(high))
+        stored_to_the_end(&self.high_watermarks(CANONICAL).await, &self.engine_offsets().await)
     }
 
     /// Distinct events the engine has recorded (`events_seen`, retractions included).
     pub async fn events_recorded(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events_seen").fetch_one(&self.pool).await.unwrap_or(0)
     }
+}
+
+/// Whether every partition with messages has its high watermark among the stored offsets.
+fn stored_to_the_end(high_watermarks: &BTreeMap<i32, i64>, stored: &BTreeMap<i32, i64>) -> bool {
+    high_watermarks.iter().all(|(p, high)| *high == 0 || stored.get(p) == Some(high))
 }
