@@ -18,7 +18,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use kpi_core::Pseudonymiser;
 use kpi_runtime::admin::Readiness;
-use kpi_runtime::kafka::{consumer_config, producer_config, BrokerReadiness, STATISTICS_INTERVAL_MS};
+use kpi_runtime::kafka::{batch_producer_config, consumer_config, BrokerReadiness, STATISTICS_INTERVAL_MS};
 use kpi_runtime::keep_polling::keep_polling_until;
 use kpi_runtime::settings::Settings;
 
@@ -91,7 +91,7 @@ pub async fn run(
         .create_with_context(BrokerReadiness { ready: ready.clone() })
         .context("creating the raw-topic consumer (check kafka.brokers and kafka.properties)")?;
     consumer.subscribe(&[&kafka.raw_topic]).with_context(|| format!("subscribing to {}", kafka.raw_topic))?;
-    let producer: FutureProducer = producer_config(kafka).create().context("creating the producer")?;
+    let producer: FutureProducer = batch_producer_config(kafka).create().context("creating the producer")?;
     tracing::info!(raw = %kafka.raw_topic, canonical = %kafka.canonical_topic, dead_letter = %kafka.dead_letter_topic, "ingest started");
 
     let mut sizer = BatchSizer::new();
