@@ -6,14 +6,17 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use chrono::NaiveDate;
 use kpi_core::contrib::{add_counts, add_difference, person_contributions, Counts};
 use kpi_core::person::{ended_before_started, PersonState};
 use kpi_core::{Event, Payload};
-use kpi_warehouse::engine::{self as store, Seen};
+use kpi_warehouse::engine::{self as store, Claim, Seen};
 use kpi_warehouse::WarehouseError;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::partitions::Owned;
+pub use crate::steps::StepTimes;
+use crate::steps::Stopwatch;
 
 /// A message from the canonical topic, decoded (or not).
 pub struct Incoming {
@@ -39,6 +42,8 @@ pub struct BatchReport {
     pub cells_changed: usize,
     /// End events newly found dated before their start, sent to the dead-letter topic.
     pub ended_before_started: usize,
+    /// Where the batch's time went.
+    pub steps: StepTimes,
 }
 
 /// Person states as they were before this batch touched them, to compute old contributions
@@ -66,7 +71,8 @@ impl From<sqlx::Error> for BatchError {
     }
 }
 
-/// Applies `batch` in one transaction. Every partition in it must be owned.
+/// Applies `batch` in one transaction ([`prepare`] then [`finish`]). Every partition in it must
+/// be owned.
 pub async fn apply(
     pool: &PgPool,
     topic: &str,
@@ -74,25 +80,134 @@ pub async fn apply(
     batch: &[Incoming],
     dead_letters: &impl DeadLetters,
 ) -> Result<BatchReport, BatchError> {
-    let mut originals = Originals::new();
-    let result = apply_inner(pool, topic, owned, batch, &mut originals, dead_letters).await;
-    if result.is_err() {
-        undo(owned, originals);
-    }
+    let result = match prepare(pool, owned, batch).await {
+        Ok(prepared) => match finish(prepared, topic, dead_letters).await {
+            Ok(finished) => Ok(finished.landed(owned)),
+            Err(unfinished) => Err(unfinished.undo(owned)),
+        },
+        Err(error) => Err(error),
+    };
     owned.end_batch();
     result
 }
 
-async fn apply_inner(
+/// A batch applied to the person states in memory, its events recorded and its count changes
+/// computed, its transaction still open: [`finish`] writes the counts and offsets and commits.
+/// Owns everything it needs, so that it can finish in its own task while the next batch is
+/// prepared on another connection (`service`).
+pub struct Prepared {
+    tx: Transaction<'static, Postgres>,
+    originals: Originals,
+    deltas: Counts,
+    inconsistent: Vec<Event>,
+    latest_date: Option<NaiveDate>,
+    /// Where each partition of the batch resumes once it commits, with the claim that fences it.
+    next_offsets: BTreeMap<i32, (Claim, i64)>,
+    report: BatchReport,
+    unseen: Unseen,
+}
+
+/// What a batch leaves in PostgreSQL that other transactions cannot see until it commits: the
+/// events it recorded, and the retractions it registered whose target has not come yet.
+#[derive(Debug, Default)]
+pub struct Unseen {
+    events: HashSet<String>,
+    awaited_targets: HashSet<String>,
+}
+
+impl Unseen {
+    /// Whether `batch` must see them: it retracts one of the events, or brings an event one of
+    /// the retractions awaits. Prepared beside the batch in flight, it would find neither, and
+    /// the retraction would stay pending until some later batch (none, if the feed stops there).
+    pub fn needed_by(&self, batch: &[Incoming]) -> bool {
+        batch.iter().filter_map(|m| m.event.as_ref()).any(|event| match &event.payload {
+            Payload::EventRetracted { retracted_event_id } => self.events.contains(retracted_event_id),
+            _ => self.awaited_targets.contains(&event.event_id),
+        })
+    }
+}
+
+impl Prepared {
+    /// Gives the batch up: its transaction rolls back and the person states are put back.
+    pub fn undo(self, owned: &mut Owned) {
+        undo(owned, self.originals);
+    }
+
+    /// What the batch leaves that the next one, prepared before it commits, cannot see.
+    pub fn take_unseen(&mut self) -> Unseen {
+        std::mem::take(&mut self.unseen)
+    }
+}
+
+/// A committed batch.
+pub struct Finished {
+    report: BatchReport,
+    next_offsets: BTreeMap<i32, i64>,
+}
+
+impl Finished {
+    /// Moves the owned partitions past the batch; returns its report.
+    pub fn landed(self, owned: &mut Owned) -> BatchReport {
+        for (partition, next) in self.next_offsets {
+            if let Some(p) = owned.partitions.get_mut(&partition) {
+                p.next_offset = next;
+            }
+        }
+        self.report
+    }
+}
+
+/// A batch whose transaction failed, with the person states to put back.
+pub struct Unfinished {
+    error: BatchError,
+    originals: Originals,
+}
+
+impl Unfinished {
+    pub fn error(&self) -> &BatchError {
+        &self.error
+    }
+
+    /// Puts the person states back as they were before the batch; returns why it failed.
+    pub fn undo(self, owned: &mut Owned) -> BatchError {
+        undo(owned, self.originals);
+        self.error
+    }
+}
+
+/// Opens the batch's transaction, reads back the persons it touches that are not in memory,
+/// records its events (duplicates fall out), registers and applies retractions, updates the
+/// person states and computes the count changes. On failure the person states are put back.
+pub async fn prepare(pool: &PgPool, owned: &mut Owned, batch: &[Incoming]) -> Result<Prepared, BatchError> {
+    let mut originals = Originals::new();
+    match prepare_inner(pool, owned, batch, &mut originals).await {
+        Ok((tx, report, latest_date, next_offsets, unseen)) => {
+            let mut report = report;
+            let mut watch = Stopwatch::start();
+            let (deltas, inconsistent) = differences(owned, &originals);
+            report.persons_changed = originals.len();
+            report.cells_changed = deltas.len();
+            report.steps.contributions = watch.lap();
+            Ok(Prepared { tx, originals, deltas, inconsistent, latest_date, next_offsets, report, unseen })
+        }
+        Err(error) => {
+            undo(owned, originals);
+            Err(error)
+        }
+    }
+}
+
+type PreparedParts =
+    (Transaction<'static, Postgres>, BatchReport, Option<NaiveDate>, BTreeMap<i32, (Claim, i64)>, Unseen);
+
+async fn prepare_inner(
     pool: &PgPool,
-    topic: &str,
     owned: &mut Owned,
     batch: &[Incoming],
     originals: &mut Originals,
-    dead_letters: &impl DeadLetters,
-) -> Result<BatchReport, BatchError> {
+) -> Result<PreparedParts, BatchError> {
     let mut report = BatchReport::default();
-    let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut next_offsets: BTreeMap<i32, (Claim, i64)> = BTreeMap::new();
     let mut fresh: Vec<&Incoming> = Vec::with_capacity(batch.len());
     for message in batch {
         let partition = owned.partitions.get(&message.partition).expect("batch partitions are owned");
@@ -100,14 +215,15 @@ async fn apply_inner(
             report.already_applied += 1;
             continue;
         }
-        let next = next_offsets.entry(message.partition).or_insert(message.offset + 1);
-        *next = (*next).max(message.offset + 1);
+        let next = next_offsets.entry(message.partition).or_insert((partition.claim, message.offset + 1));
+        next.1 = next.1.max(message.offset + 1);
         match message.event {
             Some(_) => fresh.push(message),
             None => report.undecodable += 1,
         }
     }
 
+    let mut watch = Stopwatch::start();
     let mut tx = pool.begin().await?;
     let seen: Vec<Seen> = fresh
         .iter()
@@ -123,7 +239,10 @@ async fn apply_inner(
     // Read before the events are recorded, so that what comes back is the state before this batch.
     let persons: Vec<(&str, i32)> = seen.iter().filter_map(|s| Some((s.person?, s.partition))).collect();
     load_missing(&mut tx, owned, &persons, &[]).await?;
+    report.steps.read_persons = watch.lap();
     let mut new_ids = store::record_seen(&mut tx, &seen).await?;
+    let mut unseen = Unseen { events: new_ids.clone(), awaited_targets: HashSet::new() };
+    report.steps.record_events = watch.lap();
 
     let mut retractions = Vec::new();
     let mut latest_date = None;
@@ -148,6 +267,10 @@ async fn apply_inner(
     }
     store::record_retractions(&mut tx, &retractions).await?;
     let pending = store::take_pending_retractions(&mut tx, &owned.ids()).await?;
+    unseen.awaited_targets = retractions.iter().map(|(target, _)| (*target).to_owned()).collect();
+    for (target, _, _) in &pending {
+        unseen.awaited_targets.remove(target);
+    }
     let targets: Vec<&str> = pending.iter().map(|(target, _, _)| target.as_str()).collect();
     let persons: Vec<(&str, i32)> =
         pending.iter().map(|(_, person, partition)| (person.as_str(), *partition)).collect();
@@ -157,27 +280,55 @@ async fn apply_inner(
         report.retractions_applied += 1;
     }
 
-    let (deltas, inconsistent) = differences(owned, originals);
-    report.persons_changed = originals.len();
-    report.cells_changed = deltas.len();
-    store::apply_deltas(&mut tx, &deltas).await?;
-    if let Some(latest) = latest_date {
-        store::advance_horizon(&mut tx, latest).await?;
+    report.steps.apply_events = watch.lap();
+    Ok((tx, report, latest_date, next_offsets, unseen))
+}
+
+/// Writes a prepared batch's count changes, data horizon and offsets, reports the events only
+/// the engine can find invalid, and commits. On failure the caller puts the person states back
+/// ([`Unfinished::undo`]), after undoing any batch prepared since.
+pub async fn finish(prepared: Prepared, topic: &str, dead_letters: &impl DeadLetters) -> Result<Finished, Unfinished> {
+    let Prepared { mut tx, originals, deltas, inconsistent, latest_date, next_offsets, mut report, .. } = prepared;
+    let written =
+        finish_inner(&mut tx, topic, &deltas, &inconsistent, latest_date, &next_offsets, &mut report, dead_letters);
+    if let Err(error) = written.await {
+        return Err(Unfinished { error, originals });
     }
-    for (partition, next) in &next_offsets {
-        store::advance_offset(&mut tx, topic, owned.partitions[partition].claim, *next).await?;
+    let mut watch = Stopwatch::start();
+    if let Err(error) = tx.commit().await {
+        return Err(Unfinished { error: WarehouseError::from(error).into(), originals });
+    }
+    report.steps.commit += watch.lap();
+    Ok(Finished { report, next_offsets: next_offsets.into_iter().map(|(p, (_, next))| (p, next)).collect() })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish_inner(
+    tx: &mut Transaction<'static, Postgres>,
+    topic: &str,
+    deltas: &Counts,
+    inconsistent: &[Event],
+    latest_date: Option<NaiveDate>,
+    next_offsets: &BTreeMap<i32, (Claim, i64)>,
+    report: &mut BatchReport,
+    dead_letters: &impl DeadLetters,
+) -> Result<(), BatchError> {
+    let mut watch = Stopwatch::start();
+    store::apply_deltas(tx, deltas).await?;
+    report.steps.add_counts = watch.lap();
+    if let Some(latest) = latest_date {
+        store::advance_horizon(tx, latest).await?;
+    }
+    for (partition, (claim, next)) in next_offsets {
+        debug_assert_eq!(*partition, claim.partition);
+        store::advance_offset(tx, topic, *claim, *next).await?;
     }
     if !inconsistent.is_empty() {
-        dead_letters.send(&inconsistent).await.map_err(BatchError::DeadLetters)?;
+        dead_letters.send(inconsistent).await.map_err(BatchError::DeadLetters)?;
         report.ended_before_started = inconsistent.len();
     }
-    tx.commit().await.map_err(WarehouseError::from)?;
-    for (partition, next) in next_offsets {
-        if let Some(p) = owned.partitions.get_mut(&partition) {
-            p.next_offset = next;
-        }
-    }
-    Ok(report)
+    report.steps.commit = watch.lap();
+    Ok(())
 }
 
 /// The count changes of the touched persons (new minus old contributions) and the end events
@@ -257,5 +408,38 @@ fn touch<'a>(owned: &'a mut Owned, originals: &mut Originals, partition: i32, pe
 fn undo(owned: &mut Owned, originals: Originals) {
     for ((partition, person), before) in originals {
         owned.restore(person, partition, before);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incoming(id: &str, payload: &str) -> Incoming {
+        let record = format!(
+            r#"{{"event_id": "{id}", "occurred_at": "2024-03-01T10:00:00Z", "recorded_at": "2024-03-01T10:00:00Z",
+                "date": "2024-03-01", "person": "p1", "payload": {payload}}}"#
+        );
+        let event = serde_json::from_str(&record).expect("a canonical event");
+        Incoming { partition: 0, offset: 0, event: Some(event), record }
+    }
+
+    fn retraction(id: &str, target: &str) -> Incoming {
+        incoming(id, &format!(r#"{{"type": "event_retracted", "retracted_event_id": "{target}"}}"#))
+    }
+
+    fn smoking(id: &str) -> Incoming {
+        incoming(id, r#"{"type": "smoking_status", "status": "current"}"#)
+    }
+
+    #[test]
+    fn a_batch_waits_for_the_one_in_flight_only_when_it_must_see_it() {
+        let unseen =
+            Unseen { events: ["e1".to_owned(), "e2".to_owned()].into(), awaited_targets: ["t9".to_owned()].into() };
+        assert!(!unseen.needed_by(&[smoking("e3"), retraction("r1", "e0")]), "nothing of the batch in flight");
+        assert!(unseen.needed_by(&[smoking("e3"), retraction("r2", "e2")]), "retracts an event in flight");
+        assert!(unseen.needed_by(&[smoking("t9")]), "brings an event a retraction in flight awaits");
+        assert!(!unseen.needed_by(&[smoking("e1")]), "a repeat of an event in flight is only a duplicate");
+        assert!(!Unseen::default().needed_by(&[retraction("r3", "e1")]));
     }
 }

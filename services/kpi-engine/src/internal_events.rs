@@ -1,7 +1,9 @@
 //! Everything the engine reports: each occurrence logs and counts together, with bounded
 //! labels only (outcomes and partition numbers, never a person or an event id).
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    CounterVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 use crate::batch::BatchReport;
 
@@ -12,6 +14,7 @@ pub struct EngineMetrics {
     dead_lettered: IntCounter,
     batch_seconds: Histogram,
     commit_seconds: Histogram,
+    step_seconds: CounterVec,
     commit_failures: IntCounter,
     partitions_owned: IntGauge,
     persons_in_memory: IntGauge,
@@ -38,15 +41,25 @@ impl EngineMetrics {
             "End events dated before their episode's start (ended_before_started), sent to the dead-letter topic.",
         )?;
         let batch_seconds = Histogram::with_opts(
-            HistogramOpts::new("kpi_engine_batch_duration_seconds", "Time to apply and commit one batch.")
+            HistogramOpts::new(
+                "kpi_engine_batch_duration_seconds",
+                "Time from taking a batch from the topic to its commit (a batch is prepared while the one before commits, so consecutive batches overlap).",
+            )
                 .buckets(seconds_buckets()),
         )?;
         let commit_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "kpi_engine_commit_duration_seconds",
-                "Time of the PostgreSQL transaction of one batch.",
+                "Time one batch spent in its steps (its PostgreSQL transaction and the computing inside it), not counting waits for the batch before it.",
             )
             .buckets(seconds_buckets()),
+        )?;
+        let step_seconds = CounterVec::new(
+            Opts::new(
+                "kpi_engine_batch_step_seconds_total",
+                "Time spent in each step of committed batches: read_persons, record_events, apply_events, contributions (the engine's own computing), add_counts, commit.",
+            ),
+            &["step"],
         )?;
         let commit_failures =
             IntCounter::new("kpi_engine_commit_failures_total", "Batch transactions that failed and were retried.")?;
@@ -69,6 +82,7 @@ impl EngineMetrics {
             Box::new(dead_lettered.clone()),
             Box::new(batch_seconds.clone()),
             Box::new(commit_seconds.clone()),
+            Box::new(step_seconds.clone()),
             Box::new(commit_failures.clone()),
             Box::new(partitions_owned.clone()),
             Box::new(persons_in_memory.clone()),
@@ -79,12 +93,16 @@ impl EngineMetrics {
         for outcome in ["applied", "duplicate", "already_applied", "undecodable"] {
             events.with_label_values(&[outcome]);
         }
+        for (step, _) in crate::batch::StepTimes::default().labelled() {
+            step_seconds.with_label_values(&[step]);
+        }
         Ok(EngineMetrics {
             events,
             retractions_applied,
             dead_lettered,
             batch_seconds,
             commit_seconds,
+            step_seconds,
             commit_failures,
             partitions_owned,
             persons_in_memory,
@@ -101,6 +119,9 @@ impl EngineMetrics {
         self.dead_lettered.inc_by(report.ended_before_started as u64);
         self.batch_seconds.observe(batch_seconds);
         self.commit_seconds.observe(commit_seconds);
+        for (step, time) in report.steps.labelled() {
+            self.step_seconds.with_label_values(&[step]).inc_by(time.as_secs_f64());
+        }
         if report.undecodable > 0 {
             tracing::error!(
                 count = report.undecodable,

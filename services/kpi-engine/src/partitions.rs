@@ -91,19 +91,32 @@ impl Owned {
     /// to nine tenths of it (so that eviction, a sort, runs now and then rather than every batch).
     pub fn end_batch(&mut self) {
         self.clock += 1;
+        self.evict_used_before(self.clock);
+    }
+
+    /// Ends the batch before the one prepared meanwhile (the engine prepares a batch while the
+    /// previous one commits): as [`Owned::end_batch`], but the persons the prepared batch touched
+    /// stay whatever the capacity. Their changes are not committed yet, so they could not be
+    /// read back.
+    pub fn end_batch_keeping_prepared(&mut self) {
+        self.evict_used_before(self.clock);
+        self.clock += 1;
+    }
+
+    fn evict_used_before(&mut self, protected_from: u64) {
         if self.persons.len() <= self.capacity {
             return;
         }
         let keep = self.capacity - self.capacity / 10;
-        if keep == 0 {
-            self.persons.clear();
+        let mut to_drop = self.persons.len() - keep;
+        let mut ages: Vec<u64> =
+            self.persons.values().map(|c| c.last_used).filter(|used| *used < protected_from).collect();
+        if to_drop >= ages.len() {
+            self.persons.retain(|_, cached| cached.last_used >= protected_from);
             return;
         }
-        let mut ages: Vec<u64> = self.persons.values().map(|c| c.last_used).collect();
-        let cut = ages.len() - keep;
-        let (_, oldest_kept, _) = ages.select_nth_unstable(cut);
+        let (_, oldest_kept, _) = ages.select_nth_unstable(to_drop);
         let oldest_kept = *oldest_kept;
-        let mut to_drop = cut;
         // Ties at the cut: drop what is strictly older, then just enough of the tied.
         self.persons.retain(|_, cached| {
             if cached.last_used < oldest_kept {
@@ -168,6 +181,25 @@ mod tests {
         }
         owned.end_batch();
         assert_eq!(owned.person_count(), 10);
+    }
+
+    #[test]
+    fn persons_of_a_prepared_batch_stay_however_small_the_cache() {
+        let mut owned = owned(2);
+        for p in ["a", "b", "c"] {
+            owned.state_mut(0, p);
+        }
+        owned.end_batch();
+        // The next batch is prepared (touching d, e and a) while the one before commits.
+        for p in ["d", "e", "a"] {
+            owned.state_mut(0, p);
+        }
+        owned.end_batch_keeping_prepared();
+        assert_eq!(owned.person_count(), 3, "only the committed batch's persons may leave");
+        assert!(["d", "e", "a"].iter().all(|p| owned.is_cached(p)));
+        // Once that batch commits too, the cache goes back within its capacity.
+        owned.end_batch();
+        assert_eq!(owned.person_count(), 2);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The engine loop: take a batch from the canonical topic, make sure this instance owns every
 //! partition in it (claiming the partition in the warehouse and seeking to the stored offset),
-//! apply the batch in one transaction, and retry with backoff while the warehouse is down. While
+//! prepare it while the batch before commits (`in_flight`), and, when a batch fails, apply it
+//! again on its own, retrying with backoff while the warehouse is down. While
 //! retrying it reads at most one batch ahead, so memory stays bounded; the consumer is still
 //! polled (its partitions paused once that batch is read), so that it stays in its group
 //! (`kpi_runtime::keep_polling`).
@@ -25,6 +26,7 @@ use kpi_warehouse::engine::claim_partition;
 use kpi_warehouse::WarehouseError;
 
 use crate::batch::{self, BatchError, DeadLetters, Incoming};
+use crate::in_flight::{self, InFlight, Landing};
 use crate::internal_events::EngineMetrics;
 use crate::partitions::Owned;
 use kpi_runtime::kafka::{producer_config, BrokerReadiness, STATISTICS_INTERVAL_MS};
@@ -98,50 +100,227 @@ pub async fn run(
 
     let max_events = settings.engine.batch_max_events;
     let max_wait = Duration::from_millis(settings.engine.batch_max_wait_ms);
-    // Messages delivered while a batch was being written: the next batch's start.
-    let mut carried = Vec::new();
+    let mut engine = Loop {
+        pool: &pool,
+        consumer: &consumer,
+        topic: &topic,
+        dead_letters: &dead_letters,
+        metrics: &metrics,
+        ready: &ready,
+        shutdown: &shutdown,
+        max_events,
+        carried: Vec::new(),
+    };
+    // The batch committing in its own task while the next one is prepared (`in_flight`).
+    let mut in_flight: Option<InFlight> = None;
     loop {
+        // With nothing read ahead, the batch in flight lands as soon as it commits, not when the
+        // next message comes: its events are counted (and its offsets hinted) without delay.
+        if engine.carried.is_empty() {
+            if let Some(flight) = in_flight.as_mut() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = flight.ended() => {
+                        let flight = in_flight.take().expect("in flight");
+                        if engine.land_alone(flight, &mut owned).await? == Committed::ShutDown {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    message = consumer.recv() => match message {
+                        Ok(message) => engine.carried.push(decode(&message)),
+                        Err(error) => tracing::warn!(%error, "canonical-topic consumer error"),
+                    },
+                }
+            }
+        }
         let mut messages = tokio::select! {
             _ = shutdown.cancelled() => break,
-            messages = next_batch(&consumer, max_events, max_wait, std::mem::take(&mut carried)) => messages,
+            messages = next_batch(&consumer, max_events, max_wait, std::mem::take(&mut engine.carried)) => messages,
         };
         let started = Instant::now();
+        // Partitions change hands only with no batch in flight: releasing one drops its persons
+        // from memory, and a batch in flight that fails puts its persons back.
+        if in_flight.is_some() && ownership_changes(&consumer, &owned, &messages) {
+            let flight = in_flight.take().expect("checked above");
+            if engine.land_alone(flight, &mut owned).await? == Committed::ShutDown {
+                return Ok(());
+            }
+        }
         let revoked = release_revoked(&consumer, &mut owned, &metrics);
         drop_lost(&consumer, &topic, &revoked, &mut messages);
         let mut incoming =
             claim_and_filter(&pool, &consumer, &topic, &mut owned, &metrics, &ready, &shutdown, messages).await?;
-        // The consumer is polled meanwhile (reading up to one batch ahead), so that a slow
-        // write, or the warehouse being away, does not cost the group membership.
-        let committing = commit_with_retries(
-            &pool,
-            &topic,
-            &mut owned,
-            &mut incoming,
-            &dead_letters,
-            &metrics,
-            &ready,
-            &shutdown,
-            started,
-        );
-        let (committed, delivered) = keep_polling_until(&consumer, max_events, committing).await?;
-        carried = delivered.iter().map(decode).collect();
-        match committed {
-            Committed::Yes => commit_hint(&consumer, &topic, &incoming),
-            Committed::Nothing => {}
-            Committed::ShutDown => {
-                tracing::info!(
-                    "engine stopped with a batch uncommitted; it is re-read from the stored offsets on restart"
-                );
+        if in_flight.as_ref().is_some_and(|flight| flight.needed_by(&incoming)) {
+            let flight = in_flight.take().expect("checked above");
+            if engine.land_alone(flight, &mut owned).await? == Committed::ShutDown {
                 return Ok(());
             }
+            // Applied again after failing, the batch may have found a partition taken over.
+            incoming.retain(|m| owned.partitions.contains_key(&m.partition));
+        }
+        // This batch is prepared (person states, events recorded, count changes computed) while
+        // the one before commits; the consumer is polled meanwhile (reading up to one batch
+        // ahead), so that a slow write, or the warehouse being away, does not cost the group
+        // membership.
+        let step = async {
+            let prepared = match incoming.is_empty() {
+                true => None,
+                false => Some(batch::prepare(&pool, &mut owned, &incoming).await),
+            };
+            let landing = match in_flight.take() {
+                Some(flight) => Some(flight.land().await),
+                None => None,
+            };
+            (prepared, landing)
+        };
+        let room = engine.room();
+        let ((prepared, landing), delivered) = keep_polling_until(&consumer, room, step).await?;
+        // After what landing the batch before alone may have read ahead.
+        engine.carry(delivered);
+        let failed = match landing {
+            Some(landing) => engine.land(landing?, &mut owned),
+            None => None,
+        };
+        let mut retry = Vec::new();
+        match (failed, prepared) {
+            (None, Some(Ok(prepared))) => {
+                owned.end_batch_keeping_prepared();
+                in_flight = Some(InFlight::finish(prepared, incoming, started, &topic, &dead_letters));
+            }
+            (None, Some(Err(error))) => {
+                owned.end_batch();
+                metrics.commit_failed(&error, 0);
+                retry.push((incoming, started));
+            }
+            (None, None) => owned.end_batch(),
+            (Some(failed), prepared) => {
+                // The later batch first: its person states were built on the failed one's.
+                if let Some(Ok(prepared)) = prepared {
+                    prepared.undo(&mut owned);
+                }
+                let error = failed.unfinished.undo(&mut owned);
+                metrics.commit_failed(&error, 0);
+                owned.end_batch();
+                retry.push((failed.incoming, failed.started));
+                if !incoming.is_empty() {
+                    retry.push((incoming, started));
+                }
+            }
+        }
+        if engine.one_at_a_time(retry, &mut owned).await? == Committed::ShutDown {
+            return Ok(());
         }
         metrics.ownership(owned.partitions.len(), owned.person_count());
+    }
+    if let Some(flight) = in_flight.take() {
+        if engine.land(flight.land().await?, &mut owned).is_some() {
+            tracing::info!("engine stopped with a batch uncommitted; it is re-read from the stored offsets on restart");
+        }
     }
     tracing::info!("engine stopped");
     Ok(())
 }
 
+/// What the loop's steps share.
+struct Loop<'a> {
+    pool: &'a PgPool,
+    consumer: &'a EngineConsumer,
+    topic: &'a str,
+    dead_letters: &'a DeadLetterTopic,
+    metrics: &'a EngineMetrics,
+    ready: &'a Readiness,
+    shutdown: &'a CancellationToken,
+    max_events: usize,
+    /// Messages delivered while a batch was being written: the next batch's start.
+    carried: Vec<Incoming>,
+}
+
+impl Loop<'_> {
+    /// How many more messages may be read ahead.
+    fn room(&self) -> usize {
+        self.max_events.saturating_sub(self.carried.len())
+    }
+
+    fn carry(&mut self, delivered: Vec<rdkafka::message::BorrowedMessage<'_>>) {
+        self.carried.extend(delivered.iter().map(decode));
+    }
+
+    /// Counts a committed in-flight batch, moves the partitions past it and tells Kafka; hands
+    /// a failed one back, its person states not yet put back.
+    fn land(&self, landing: Landing, owned: &mut Owned) -> Option<in_flight::Failed> {
+        match landing {
+            Landing::Committed(committed) => {
+                let (report, incoming, started) = committed.landed(owned);
+                let busy = report.steps.total().as_secs_f64();
+                self.metrics.batch_committed(&report, started.elapsed().as_secs_f64(), busy);
+                commit_hint(self.consumer, self.topic, &incoming);
+                None
+            }
+            Landing::Failed(failed) => Some(failed),
+        }
+    }
+
+    /// Lands the batch in flight with none prepared after it; a failed one is applied again.
+    async fn land_alone(&mut self, flight: InFlight, owned: &mut Owned) -> anyhow::Result<Committed> {
+        let (landing, delivered) = keep_polling_until(self.consumer, self.room(), flight.land()).await?;
+        self.carry(delivered);
+        let mut retry = Vec::new();
+        if let Some(failed) = self.land(landing?, owned) {
+            let error = failed.unfinished.undo(owned);
+            self.metrics.commit_failed(&error, 0);
+            retry.push((failed.incoming, failed.started));
+        }
+        owned.end_batch();
+        self.one_at_a_time(retry, owned).await
+    }
+
+    /// Applies batches one at a time, each retried with backoff until it commits, polling the
+    /// consumer meanwhile. Messages of a partition no longer owned (a failed batch found it
+    /// taken over) are dropped: they are the new owner's.
+    async fn one_at_a_time(
+        &mut self,
+        batches: Vec<(Vec<Incoming>, Instant)>,
+        owned: &mut Owned,
+    ) -> anyhow::Result<Committed> {
+        for (mut incoming, started) in batches {
+            incoming.retain(|m| owned.partitions.contains_key(&m.partition));
+            let committing = commit_with_retries(
+                self.pool,
+                self.topic,
+                owned,
+                &mut incoming,
+                self.dead_letters,
+                self.metrics,
+                self.ready,
+                self.shutdown,
+                started,
+            );
+            let (committed, delivered) = keep_polling_until(self.consumer, self.room(), committing).await?;
+            self.carry(delivered);
+            match committed {
+                Committed::Yes => commit_hint(self.consumer, self.topic, &incoming),
+                Committed::Nothing => {}
+                Committed::ShutDown => {
+                    tracing::info!(
+                        "engine stopped with a batch uncommitted; it is re-read from the stored offsets on restart"
+                    );
+                    return Ok(Committed::ShutDown);
+                }
+            }
+        }
+        Ok(Committed::Yes)
+    }
+}
+
+/// Whether this batch needs partitions claimed or a rebalance has revoked some.
+fn ownership_changes(consumer: &EngineConsumer, owned: &Owned, messages: &[Incoming]) -> bool {
+    let revoked = !consumer.context().revoked.lock().expect("revoked list lock").is_empty();
+    revoked || messages.iter().any(|m| !owned.partitions.contains_key(&m.partition))
+}
+
 /// How [`commit_with_retries`] ended.
+#[derive(Debug, PartialEq, Eq)]
 enum Committed {
     Yes,
     /// Nothing left to apply (every partition of the batch taken over by another instance).
@@ -339,6 +518,7 @@ fn commit_hint(consumer: &EngineConsumer, topic: &str, batch: &[Incoming]) {
 
 /// The dead-letter topic, for events only the engine can find invalid. They are already
 /// pseudonymised, so the record is the canonical JSON (not the raw bytes ingest keeps).
+#[derive(Clone)]
 struct DeadLetterTopic {
     producer: FutureProducer,
     topic: String,

@@ -31,6 +31,19 @@ impl Metrics {
             .sum()
     }
 
+    /// A counter or gauge's value for one value of one label (0 if absent).
+    pub fn labelled(&self, name: &str, label: &str, value: &str) -> f64 {
+        self.0
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && s.labels.get(label) == Some(value))
+            .map(|s| match s.value {
+                Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    }
+
     /// Total seconds and observations of a duration histogram (`_sum`, `_count`).
     pub fn histogram(&self, name: &str) -> (f64, u64) {
         (self.sum(&format!("{name}_sum")), self.sum(&format!("{name}_count")) as u64)
@@ -51,6 +64,8 @@ mod tests {
 # TYPE h_seconds histogram\nh_seconds_bucket{le=\"1\"} 1\nh_seconds_bucket{le=\"+Inf\"} 4\nh_seconds_sum 6\nh_seconds_count 4\n";
         let metrics = super::Metrics(prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap());
         assert_eq!(metrics.sum("a_total"), 5.0);
+        assert_eq!(metrics.labelled("a_total", "x", "2"), 3.0);
+        assert_eq!(metrics.labelled("a_total", "x", "3"), 0.0);
         assert_eq!(metrics.histogram("h_seconds"), (6.0, 4));
         assert_eq!(metrics.histogram_mean("h_seconds"), Some(1.5));
         assert_eq!(metrics.sum("missing"), 0.0);

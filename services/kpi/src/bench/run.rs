@@ -180,6 +180,10 @@ impl Bench<'_> {
             "engine: batch::apply (person states, contributions, PostgreSQL transaction)",
             (commits, count),
         ));
+        for (step, _) in kpi_engine::batch::StepTimes::default().labelled() {
+            let seconds = m.labelled("kpi_engine_batch_step_seconds_total", "step", step);
+            time_spent.push(spent(&format!("  of which {}", engine_step(step)), (seconds, count)));
+        }
 
         // 6. Publisher: done when values newer than the last count change are written.
         let pool = self.db.pool().await?;
@@ -356,6 +360,19 @@ fn stage(name: &str, events: u64, seconds: f64, startup_seconds: Option<f64>) ->
         startup_seconds,
         events_per_second: per_second(events, seconds),
         ratio_to_broker_read: None,
+    }
+}
+
+/// How the table names an engine batch step (`kpi_engine_batch_step_seconds_total{step}`).
+fn engine_step(step: &str) -> &str {
+    match step {
+        "read_persons" => "reading back persons not in memory (PostgreSQL)",
+        "record_events" => "recording events in events_seen (PostgreSQL)",
+        "apply_events" => "applying events and retractions (retraction lookups in PostgreSQL)",
+        "contributions" => "contribution differences (engine, both cores)",
+        "add_counts" => "adding count changes to indicator_counts (PostgreSQL)",
+        "commit" => "horizon, offsets and commit (PostgreSQL)",
+        other => other,
     }
 }
 
