@@ -3,9 +3,11 @@
 //! PostgreSQL works on the two at once (a batch's time is mostly PostgreSQL's).
 //!
 //! A batch prepared beside the one in flight cannot see what that one wrote: a retraction of an
-//! event it recorded, or an event one of its retractions awaits, would find nothing to apply and
-//! stay pending. Such a batch (rare: the two must fall in consecutive batches) is prepared only
-//! once the one in flight has committed.
+//! event it recorded, or an event one of its retractions awaits, finds nothing to apply and stays
+//! pending. Every batch takes the pending retractions it can see, so a later batch applies it;
+//! when the feed stops there, the loop sweeps them up (an empty batch) once the last batch has
+//! committed. (Landing the batch in flight first would give up the overlap for every such batch;
+//! with retractions in every batch of thousands of events, that could be most of them.)
 //!
 //! The next batch is built on the in-flight batch's person states. So when the in-flight batch
 //! fails, the next one is put back first, then the failed one, and both are applied again one

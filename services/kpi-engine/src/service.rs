@@ -113,6 +113,8 @@ pub async fn run(
     };
     // The batch committing in its own task while the next one is prepared (`in_flight`).
     let mut in_flight: Option<InFlight> = None;
+    // Whether a batch was prepared without seeing what the one in flight wrote.
+    let mut sweep_due = false;
     loop {
         // With nothing read ahead, the batch in flight lands as soon as it commits, not when the
         // next message comes: its events are counted (and its offsets hinted) without delay.
@@ -123,6 +125,9 @@ pub async fn run(
                     _ = flight.ended() => {
                         let flight = in_flight.take().expect("in flight");
                         if engine.land_alone(flight, &mut owned).await? == Committed::ShutDown {
+                            return Ok(());
+                        }
+                        if std::mem::take(&mut sweep_due) && engine.sweep(&mut owned).await? == Committed::ShutDown {
                             return Ok(());
                         }
                         continue;
@@ -149,16 +154,11 @@ pub async fn run(
         }
         let revoked = release_revoked(&consumer, &mut owned, &metrics);
         drop_lost(&consumer, &topic, &revoked, &mut messages);
-        let mut incoming =
+        let incoming =
             claim_and_filter(&pool, &consumer, &topic, &mut owned, &metrics, &ready, &shutdown, messages).await?;
-        if in_flight.as_ref().is_some_and(|flight| flight.needed_by(&incoming)) {
-            let flight = in_flight.take().expect("checked above");
-            if engine.land_alone(flight, &mut owned).await? == Committed::ShutDown {
-                return Ok(());
-            }
-            // Applied again after failing, the batch may have found a partition taken over.
-            incoming.retain(|m| owned.partitions.contains_key(&m.partition));
-        }
+        // Retractions this batch cannot apply yet (see `in_flight`) are applied by a later batch,
+        // or by a sweep once there is nothing more to read.
+        sweep_due |= in_flight.as_ref().is_some_and(|flight| flight.needed_by(&incoming));
         // This batch is prepared (person states, events recorded, count changes computed) while
         // the one before commits; the consumer is polled meanwhile (reading up to one batch
         // ahead), so that a slow write, or the warehouse being away, does not cost the group
@@ -275,6 +275,36 @@ impl Loop<'_> {
         self.one_at_a_time(retry, owned).await
     }
 
+    /// Applies the retractions left pending because they, or their targets, came in a batch
+    /// prepared beside the one before it: with nothing more to read, no later batch would. An
+    /// empty batch: its transaction only takes the pending retractions and applies them.
+    async fn sweep(&mut self, owned: &mut Owned) -> anyhow::Result<Committed> {
+        let started = Instant::now();
+        let (metrics, ready, shutdown) = (self.metrics, self.ready, self.shutdown);
+        let (pool, topic, dead_letters) = (self.pool, self.topic, self.dead_letters);
+        let sweeping = async {
+            let mut backoff = Duration::from_millis(200);
+            loop {
+                match batch::apply(pool, topic, owned, &[], dead_letters).await {
+                    Ok(report) => {
+                        ready.set(true);
+                        let busy = report.steps.total().as_secs_f64();
+                        metrics.batch_committed(&report, started.elapsed().as_secs_f64(), busy);
+                        return Committed::Yes;
+                    }
+                    Err(error) => {
+                        if !wait_to_retry(&error, &mut backoff, metrics, ready, shutdown).await {
+                            return Committed::ShutDown;
+                        }
+                    }
+                }
+            }
+        };
+        let (swept, delivered) = keep_polling_until(self.consumer, self.room(), sweeping).await?;
+        self.carry(delivered);
+        Ok(swept)
+    }
+
     /// Applies batches one at a time, each retried with backoff until it commits, polling the
     /// consumer meanwhile. Messages of a partition no longer owned (a failed batch found it
     /// taken over) are dropped: they are the new owner's.
@@ -363,17 +393,32 @@ async fn commit_with_retries(
                 incoming.retain(|m| m.partition != partition);
             }
             Err(error) => {
-                ready.set(false);
-                metrics.commit_failed(&error, backoff.as_millis() as u64);
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Committed::ShutDown,
-                    _ = tokio::time::sleep(backoff) => {}
+                if !wait_to_retry(&error, &mut backoff, metrics, ready, shutdown).await {
+                    return Committed::ShutDown;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
     Committed::Nothing
+}
+
+/// After a failed commit: reports not ready, logs and counts the failure, and waits `backoff`
+/// (doubling it for next time, up to 5 s). `false` if shutdown was asked for meanwhile.
+async fn wait_to_retry(
+    error: &BatchError,
+    backoff: &mut Duration,
+    metrics: &EngineMetrics,
+    ready: &Readiness,
+    shutdown: &CancellationToken,
+) -> bool {
+    ready.set(false);
+    metrics.commit_failed(error, backoff.as_millis() as u64);
+    tokio::select! {
+        _ = shutdown.cancelled() => return false,
+        _ = tokio::time::sleep(*backoff) => {}
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(5));
+    true
 }
 
 /// Starts from `carried` (or waits for one message), then takes what else arrives within
