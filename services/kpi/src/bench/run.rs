@@ -175,9 +175,9 @@ impl Bench<'_> {
         let (batches, count) = m.histogram("kpi_engine_batch_duration_seconds");
         let (commits, _) = m.histogram("kpi_engine_commit_duration_seconds");
         time_spent
-            .push(spent("engine: claim and filter (batch time outside batch::apply)", (batches - commits, count)));
+            .push(spent("engine: batch time outside its steps (overlap, claims, waits)", (batches - commits, count)));
         time_spent.push(spent(
-            "engine: batch::apply (person states, contributions, PostgreSQL transaction)",
+            "engine: batch steps (person states, contributions, PostgreSQL transactions)",
             (commits, count),
         ));
         for (step, _) in kpi_engine::batch::StepTimes::default().labelled() {
