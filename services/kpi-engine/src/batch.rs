@@ -164,10 +164,6 @@ pub struct Unfinished {
 }
 
 impl Unfinished {
-    pub fn error(&self) -> &BatchError {
-        &self.error
-    }
-
     /// Puts the person states back as they were before the batch; returns why it failed.
     pub fn undo(self, owned: &mut Owned) -> BatchError {
         undo(owned, self.originals);
@@ -332,8 +328,8 @@ async fn finish_inner(
 }
 
 /// The count changes of the touched persons (new minus old contributions) and the end events
-/// newly found dated before their start. Computed on every core: the transaction waits for it,
-/// and PostgreSQL has nothing to do meanwhile.
+/// newly found dated before their start. Computed on every core: this batch's transaction waits
+/// for it (PostgreSQL meanwhile commits the batch before, if one is in flight).
 fn differences(owned: &Owned, originals: &Originals) -> (Counts, Vec<Event>) {
     let touched: Vec<(&Option<PersonState>, &PersonState)> = originals
         .iter()
