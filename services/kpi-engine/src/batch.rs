@@ -116,9 +116,10 @@ pub struct Unseen {
 }
 
 impl Unseen {
-    /// Whether `batch` must see them: it retracts one of the events, or brings an event one of
-    /// the retractions awaits. Prepared beside the batch in flight, it would find neither, and
-    /// the retraction would stay pending until some later batch (none, if the feed stops there).
+    /// Whether `batch` needs them: it retracts one of the events, or brings an event one of the
+    /// retractions awaits. Prepared beside the batch in flight, it finds neither, and the
+    /// retraction stays pending until a later batch, or the sweep once nothing is left to read,
+    /// applies it (`service`).
     pub fn needed_by(&self, batch: &[Incoming]) -> bool {
         batch.iter().filter_map(|m| m.event.as_ref()).any(|event| match &event.payload {
             Payload::EventRetracted { retracted_event_id } => self.events.contains(retracted_event_id),
@@ -429,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_waits_for_the_one_in_flight_only_when_it_must_see_it() {
+    fn a_sweep_is_due_only_when_a_batch_needs_what_the_one_in_flight_wrote() {
         let unseen =
             Unseen { events: ["e1".to_owned(), "e2".to_owned()].into(), awaited_targets: ["t9".to_owned()].into() };
         assert!(!unseen.needed_by(&[smoking("e3"), retraction("r1", "e0")]), "nothing of the batch in flight");

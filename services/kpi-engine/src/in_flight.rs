@@ -36,18 +36,18 @@ pub struct InFlight {
 
 /// How an in-flight batch ended.
 pub enum Landing {
-    Committed(Committed),
+    Committed(CommittedBatch),
     /// Its person states are not put back yet: a batch prepared since must be put back first.
     Failed(Failed),
 }
 
-pub struct Committed {
+pub struct CommittedBatch {
     pub incoming: Vec<Incoming>,
     pub started: Instant,
     finished: Finished,
 }
 
-impl Committed {
+impl CommittedBatch {
     /// Moves the owned partitions past the batch; returns its report.
     pub fn landed(self, owned: &mut Owned) -> (BatchReport, Vec<Incoming>, Instant) {
         (self.finished.landed(owned), self.incoming, self.started)
@@ -99,7 +99,7 @@ impl InFlight {
         let InFlight { incoming, started, ended, .. } = self;
         let outcome = ended.expect("ended() stores the outcome");
         Ok(match outcome.context("the task committing a batch panicked")? {
-            Ok(finished) => Landing::Committed(Committed { incoming, started, finished }),
+            Ok(finished) => Landing::Committed(CommittedBatch { incoming, started, finished }),
             Err(unfinished) => Landing::Failed(Failed { incoming, started, unfinished }),
         })
     }
