@@ -2,13 +2,14 @@
 //! the events (duplicates fall out), register retractions, update person states, apply
 //! retractions whose target this instance owns, add the count deltas (new minus old
 //! contributions of each changed person) and advance the fenced offsets. If the transaction
-//! fails, the in-memory person states are put back as they were.
+//! fails, the in-memory person states are put back as they were (what the batch added to each
+//! is noted as it goes: `Additions`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use kpi_core::contrib::{add_counts, add_difference, person_contributions, Counts};
-use kpi_core::person::{ended_before_started, PersonState};
+use kpi_core::contrib::{add_counts, add_difference, contributions, Counts};
+use kpi_core::person::{ended_before_started, Additions, PersonState};
 use kpi_core::{Event, Payload};
 use kpi_warehouse::engine::{self as store, Claim, Seen};
 use kpi_warehouse::WarehouseError;
@@ -46,9 +47,15 @@ pub struct BatchReport {
     pub steps: StepTimes,
 }
 
-/// Person states as they were before this batch touched them, to compute old contributions
-/// and to undo on failure. `None`: the person was new.
-type Originals = HashMap<(i32, String), Option<PersonState>>;
+/// The persons this batch touched, by (partition, person), with what it did to each: enough to
+/// see their states as they were (old contributions) and to undo the batch on failure.
+type Touched = HashMap<(i32, String), Touch>;
+
+struct Touch {
+    /// The person had no state in memory (none in the warehouse either): undoing removes them.
+    new: bool,
+    additions: Additions,
+}
 
 /// Where events found to break the contract only once the engine knows both ends of an
 /// episode (`ended_before_started`) are reported, before the batch commits.
@@ -97,7 +104,7 @@ pub async fn apply(
 /// prepared on another connection (`service`).
 pub struct Prepared {
     tx: Transaction<'static, Postgres>,
-    originals: Originals,
+    touched: Touched,
     deltas: Counts,
     inconsistent: Vec<Event>,
     latest_date: Option<NaiveDate>,
@@ -131,7 +138,7 @@ impl Unseen {
 impl Prepared {
     /// Gives the batch up: its transaction rolls back and the person states are put back.
     pub fn undo(self, owned: &mut Owned) {
-        undo(owned, self.originals);
+        undo(owned, self.touched);
     }
 
     /// What the batch leaves that the next one, prepared before it commits, cannot see.
@@ -161,13 +168,13 @@ impl Finished {
 /// A batch whose transaction failed, with the person states to put back.
 pub struct Unfinished {
     error: BatchError,
-    originals: Originals,
+    touched: Touched,
 }
 
 impl Unfinished {
     /// Puts the person states back as they were before the batch; returns why it failed.
     pub fn undo(self, owned: &mut Owned) -> BatchError {
-        undo(owned, self.originals);
+        undo(owned, self.touched);
         self.error
     }
 }
@@ -176,19 +183,19 @@ impl Unfinished {
 /// records its events (duplicates fall out), registers and applies retractions, updates the
 /// person states and computes the count changes. On failure the person states are put back.
 pub async fn prepare(pool: &PgPool, owned: &mut Owned, batch: &[Incoming]) -> Result<Prepared, BatchError> {
-    let mut originals = Originals::new();
-    match prepare_inner(pool, owned, batch, &mut originals).await {
+    let mut touched = Touched::new();
+    match prepare_inner(pool, owned, batch, &mut touched).await {
         Ok((tx, report, latest_date, next_offsets, unseen)) => {
             let mut report = report;
             let mut watch = Stopwatch::start();
-            let (deltas, inconsistent) = differences(owned, &originals);
-            report.persons_changed = originals.len();
+            let (deltas, inconsistent) = differences(owned, &touched);
+            report.persons_changed = touched.len();
             report.cells_changed = deltas.len();
             report.steps.contributions = watch.lap();
-            Ok(Prepared { tx, originals, deltas, inconsistent, latest_date, next_offsets, report, unseen })
+            Ok(Prepared { tx, touched, deltas, inconsistent, latest_date, next_offsets, report, unseen })
         }
         Err(error) => {
-            undo(owned, originals);
+            undo(owned, touched);
             Err(error)
         }
     }
@@ -201,7 +208,7 @@ async fn prepare_inner(
     pool: &PgPool,
     owned: &mut Owned,
     batch: &[Incoming],
-    originals: &mut Originals,
+    touched: &mut Touched,
 ) -> Result<PreparedParts, BatchError> {
     let mut report = BatchReport::default();
     let mut next_offsets: BTreeMap<i32, (Claim, i64)> = BTreeMap::new();
@@ -257,7 +264,8 @@ async fn prepare_inner(
                 retractions.push((retracted_event_id.as_str(), event.event_id.as_str()));
             }
             (_, Some(person)) => {
-                touch(owned, originals, message.partition, person).insert(event.clone());
+                let (state, additions) = touch(owned, touched, message.partition, person);
+                state.insert_noting(event.clone(), additions);
             }
             (_, None) => {}
         }
@@ -273,7 +281,8 @@ async fn prepare_inner(
         pending.iter().map(|(_, person, partition)| (person.as_str(), *partition)).collect();
     load_missing(&mut tx, owned, &persons, &targets).await?;
     for (target, person, partition) in &pending {
-        touch(owned, originals, *partition, person).retract(target);
+        let (state, additions) = touch(owned, touched, *partition, person);
+        state.retract_noting(target, additions);
         report.retractions_applied += 1;
     }
 
@@ -285,15 +294,15 @@ async fn prepare_inner(
 /// the engine can find invalid, and commits. On failure the caller puts the person states back
 /// ([`Unfinished::undo`]), after undoing any batch prepared since.
 pub async fn finish(prepared: Prepared, topic: &str, dead_letters: &impl DeadLetters) -> Result<Finished, Unfinished> {
-    let Prepared { mut tx, originals, deltas, inconsistent, latest_date, next_offsets, mut report, .. } = prepared;
+    let Prepared { mut tx, touched, deltas, inconsistent, latest_date, next_offsets, mut report, .. } = prepared;
     let written =
         finish_inner(&mut tx, topic, &deltas, &inconsistent, latest_date, &next_offsets, &mut report, dead_letters);
     if let Err(error) = written.await {
-        return Err(Unfinished { error, originals });
+        return Err(Unfinished { error, touched });
     }
     let mut watch = Stopwatch::start();
     if let Err(error) = tx.commit().await {
-        return Err(Unfinished { error: WarehouseError::from(error).into(), originals });
+        return Err(Unfinished { error: WarehouseError::from(error).into(), touched });
     }
     report.steps.commit += watch.lap();
     Ok(Finished { report, next_offsets: next_offsets.into_iter().map(|(p, (_, next))| (p, next)).collect() })
@@ -331,11 +340,11 @@ async fn finish_inner(
 /// The count changes of the touched persons (new minus old contributions) and the end events
 /// newly found dated before their start. Computed on every core: this batch's transaction waits
 /// for it (PostgreSQL meanwhile commits the batch before, if one is in flight).
-fn differences(owned: &Owned, originals: &Originals) -> (Counts, Vec<Event>) {
-    let touched: Vec<(&Option<PersonState>, &PersonState)> = originals
+fn differences(owned: &Owned, touched: &Touched) -> (Counts, Vec<Event>) {
+    let touched: Vec<(&Touch, &PersonState)> = touched
         .iter()
-        .map(|((_, person), before)| {
-            (before, owned.state(person).expect("a touched person is in memory until the batch ends"))
+        .map(|((_, person), touch)| {
+            (touch, owned.state(person).expect("a touched person is in memory until the batch ends"))
         })
         .collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -357,19 +366,21 @@ fn differences(owned: &Owned, originals: &Originals) -> (Counts, Vec<Event>) {
 
 const MIN_PERSONS_PER_THREAD: usize = 500;
 
-fn differences_of(touched: &[(&Option<PersonState>, &PersonState)]) -> (Counts, Vec<Event>) {
+fn differences_of(touched: &[(&Touch, &PersonState)]) -> (Counts, Vec<Event>) {
     let mut deltas = Counts::default();
     let mut inconsistent = Vec::new();
-    for (before, after) in touched {
-        let known: HashSet<String> = before
+    for (touch, state) in touched {
+        let after = state.view();
+        let before = (!touch.new).then(|| state.view_without(&touch.additions));
+        let known: HashSet<&str> = before
             .as_ref()
-            .map(|b| ended_before_started(&b.effective()).iter().map(|e| e.event_id.clone()).collect())
+            .map(|b| ended_before_started(&b.events).iter().map(|e| e.event_id.as_str()).collect())
             .unwrap_or_default();
         inconsistent.extend(
-            ended_before_started(&after.effective()).into_iter().filter(|e| !known.contains(&e.event_id)).cloned(),
+            ended_before_started(&after.events).into_iter().filter(|e| !known.contains(e.event_id.as_str())).cloned(),
         );
-        let old = before.as_ref().map(person_contributions).unwrap_or_default();
-        add_difference(&mut deltas, &old, &person_contributions(after));
+        let old = before.as_ref().map(contributions).unwrap_or_default();
+        add_difference(&mut deltas, &old, &contributions(&after));
     }
     (deltas, inconsistent)
 }
@@ -396,15 +407,27 @@ async fn load_missing(
     Ok(())
 }
 
-/// The person's state, remembering how it was before this batch first touched it.
-fn touch<'a>(owned: &'a mut Owned, originals: &mut Originals, partition: i32, person: &str) -> &'a mut PersonState {
-    originals.entry((partition, person.to_owned())).or_insert_with(|| owned.state(person).cloned());
-    owned.state_mut(partition, person)
+/// The person's state, and where to note what this batch adds to it.
+fn touch<'a, 'b>(
+    owned: &'a mut Owned,
+    touched: &'b mut Touched,
+    partition: i32,
+    person: &str,
+) -> (&'a mut PersonState, &'b mut Additions) {
+    let touch = touched
+        .entry((partition, person.to_owned()))
+        .or_insert_with(|| Touch { new: !owned.is_cached(person), additions: Additions::default() });
+    (owned.state_mut(partition, person), &mut touch.additions)
 }
 
-fn undo(owned: &mut Owned, originals: Originals) {
-    for ((partition, person), before) in originals {
-        owned.restore(person, partition, before);
+/// Puts the touched persons back as they were before the batch.
+fn undo(owned: &mut Owned, touched: Touched) {
+    for ((partition, person), touch) in touched {
+        if touch.new {
+            owned.restore(person, partition, None);
+        } else {
+            owned.take_back(&person, &touch.additions);
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use kpi_core::person::PersonState;
+use kpi_core::person::{Additions, PersonState};
 use kpi_warehouse::engine::Claim;
 
 /// One owned partition.
@@ -84,6 +84,15 @@ impl Owned {
             None => {
                 self.persons.remove(&person);
             }
+        }
+    }
+
+    /// Takes what a failed batch added back out of a person's state. A person no longer in
+    /// memory has nothing to take back: they are read back from the warehouse, where the failed
+    /// batch left nothing.
+    pub fn take_back(&mut self, person: &str, additions: &Additions) {
+        if let Some(cached) = self.persons.get_mut(person) {
+            cached.state.take_back(additions);
         }
     }
 
