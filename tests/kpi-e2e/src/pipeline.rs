@@ -20,6 +20,8 @@ use crate::{free_port, Broker, TestDb};
 
 /// Helpers for fault tests (kills, a second engine, draining); see [`faults`].
 pub mod faults;
+/// Dead letters checked against the raw messages they name; see [`refusals`].
+pub mod refusals;
 
 pub use faults::Producer;
 
