@@ -219,22 +219,32 @@ impl Pipeline {
 
     /// Runs `kpi produce FILE` to the raw topic and waits for it.
     pub async fn produce_file(&self, file: &Path) {
-        let output = self
-            .command(&["produce", file.to_str().expect("utf-8 path")])
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .expect("running kpi produce");
+        self.produce_file_with(file, &[]).await;
+    }
+
+    /// `kpi produce` on `file` with more arguments (e.g. `--rate`), waiting for it to finish.
+    pub async fn produce_file_with(&self, file: &Path, args: &[&str]) {
+        let mut all = vec!["produce", file.to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
+        let output = self.command(&all).stdin(Stdio::null()).output().await.expect("running kpi produce");
         assert!(output.status.success(), "kpi produce failed: {}", String::from_utf8_lossy(&output.stderr));
     }
 
     /// Writes lines to `name` in the pipeline's directory and starts `kpi produce` on it without
     /// waiting, so that a test can inject faults while the feed arrives. Killed on drop.
     pub fn spawn_producer(&self, name: &str, lines: &[String]) -> Producer {
+        self.spawn_producer_with(name, lines, &[])
+    }
+
+    /// [`Pipeline::spawn_producer`] with more arguments to `kpi produce` (e.g. `--rate`, so that
+    /// a feed still flows when a fault is injected).
+    pub fn spawn_producer_with(&self, name: &str, lines: &[String], args: &[&str]) -> Producer {
         let path = self.dir.path().join(name);
         std::fs::write(&path, lines.join("\n") + "\n").expect("writing feed");
+        let mut all = vec!["produce", path.to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
         let child = self
-            .command(&["produce", path.to_str().expect("utf-8 path")])
+            .command(&all)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -22,8 +22,11 @@ async fn an_engine_killed_hands_its_partitions_to_the_other_and_counts_every_eve
     pipeline.spawn(Service::Ingest);
     pipeline.spawn(Service::Engine);
     let mut survivor = pipeline.spawn_extra_engine("b");
-    let producer = pipeline.spawn_producer("feed.ndjson", &lines);
-    phase(&format!("two engines started, producing {} lines", lines.len()));
+    // Over about 40 s: the second engine needs a few seconds to join the group, and an
+    // unpaced feed (50,000 lines in ~6 s with batching producers) is mostly applied by then.
+    let per_second = (lines.len() / 40).max(1).to_string();
+    let producer = pipeline.spawn_producer_with("feed.ndjson", &lines, &["--rate", &per_second]);
+    phase(&format!("two engines started, producing {} lines at {per_second}/s", lines.len()));
 
     // Both engines must be doing work before one is killed, or nothing would move.
     let engine_url = pipeline.admin_url(Service::Engine);
