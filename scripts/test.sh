@@ -3,7 +3,7 @@
 # run every test in the workspace. Exit code is cargo's.
 #
 # Environment it sets for the tests (unless already set):
-#   KPI_TANSU_BIN   the Tansu 0.6.0 broker binary that scripts/setup.sh caches
+#   KPI_TANSU_BIN   the (patched) Tansu 0.6.0 broker binary that scripts/setup.sh caches
 #   KPI_SHARED_DIR  the shared spec and test data, <repo>/../shared
 # Extra arguments are passed to `cargo test` (e.g. scripts/test.sh -p kpi-e2e).
 set -euo pipefail
@@ -15,7 +15,7 @@ echo "[test] set-up"
 bash "$repo_root/scripts/setup.sh"
 
 tools_dir="${KPI_TOOLS_DIR:-$HOME/.cache/kpi-tools}"
-export KPI_TANSU_BIN="${KPI_TANSU_BIN:-$tools_dir/tansu-0.6.0/bin/tansu}"
+export KPI_TANSU_BIN="${KPI_TANSU_BIN:-$tools_dir/tansu-0.6.0-kpi1/bin/tansu}"
 export KPI_SHARED_DIR="${KPI_SHARED_DIR:-$(cd "$repo_root/.." && pwd)/shared}"
 echo "[test] KPI_TANSU_BIN=$KPI_TANSU_BIN"
 echo "[test] KPI_SHARED_DIR=$KPI_SHARED_DIR"

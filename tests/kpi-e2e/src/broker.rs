@@ -1,18 +1,16 @@
-//! Test harness for the real broker: a Tansu 0.6.0 process on a free loopback port.
+//! Test harness for the real broker: a (patched) Tansu 0.6.0 process on a free loopback port.
 //!
 //! ```text
 //! tansu broker --listener-url tcp://127.0.0.1:PORT --advertised-listener-url tcp://127.0.0.1:PORT \
 //!     --storage-engine memory://tansu/          # or sqlite://tansu.db, relative to current_dir
 //! ```
 //!
-//! **Memory or SQLite?** `memory://` is fast but its fetch is wrong at an offset inside a
-//! record batch (Tansu 0.6.0's dynostore returns only batches whose *base* offset is at or past
-//! the requested one): a consumer that seeks or resumes from a committed offset in the middle of
-//! a producer's batch silently skips the rest of that batch, and librdkafka may then be served
-//! the following batch several times. Reading from offset 0 and following along are fine. Any
-//! test that seeks, resumes from stored or committed offsets, or restarts a consumer must use
-//! SQLite ([`Broker::start_durable`] or [`Broker::start_sqlite`]), which serves mid-batch offsets
-//! correctly, or produce with `batch.num.messages=1`.
+//! **Memory or SQLite?** `memory://` is fast and, with `scripts/tansu/`'s patch, serves a fetch
+//! from an offset inside a record batch correctly (Tansu 0.6.0 as released skipped the rest of
+//! that batch, so a consumer resuming mid-batch lost messages; `tansu_behaviour.rs` checks the
+//! fix). Its fetch lists every batch of the partition, so producers should batch (the services'
+//! defaults do). SQLite (`Broker::start_durable`, `Broker::start_sqlite`) keeps topics across a
+//! restart of the broker; it stalls (fetch and group requests time out) under the large feeds.
 //!
 //! The child's stdout and stderr go to `broker.log` in a temporary directory; a start that fails,
 //! and a test that panics while the broker is alive, print its path and last lines and keep it.
@@ -49,8 +47,7 @@ const TOPIC_TIMEOUT: Duration = Duration::from_secs(20);
 /// Where the broker keeps its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Storage {
-    /// `memory://tansu/`: fast; everything is lost when the process stops. Fetches at offsets
-    /// inside a record batch are wrong (see the module docs).
+    /// `memory://tansu/`: fast; everything is lost when the process stops.
     Memory,
     /// `sqlite://FILE`, with the child's working directory set to `dir`; survives restarts.
     Sqlite { dir: PathBuf, file: String },

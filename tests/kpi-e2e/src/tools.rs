@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// The Tansu version the harness is written and checked against.
-pub const TANSU_VERSION: &str = "0.6.0";
+/// The Tansu build the harness is written and checked against: 0.6.0 with the patches in
+/// `scripts/tansu/` (the suffix is their patch level; `tansu_behaviour.rs` checks the fix).
+pub const TANSU_VERSION: &str = "0.6.0-kpi1";
 
 /// The Tansu binary: `$KPI_TANSU_BIN`, else the cache that `scripts/setup.sh` fills
-/// (`${KPI_TOOLS_DIR:-$HOME/.cache/kpi-tools}/tansu-0.6.0/bin/tansu`), else `tansu` on `PATH`.
+/// (`${KPI_TOOLS_DIR:-$HOME/.cache/kpi-tools}/tansu-0.6.0-kpi1/bin/tansu`), else `tansu` on `PATH`.
 ///
 /// Panics with instructions when none exists.
 pub fn tansu_bin() -> PathBuf {
@@ -41,7 +42,7 @@ pub fn tansu_bin() -> PathBuf {
     panic!(
         "the Tansu broker binary was not found (looked at $KPI_TANSU_BIN, \
          ${{KPI_TOOLS_DIR:-$HOME/.cache/kpi-tools}}/tansu-{TANSU_VERSION}/bin/tansu and PATH): \
-         run scripts/setup.sh, which installs and caches Tansu {TANSU_VERSION} (about 15-25 minutes \
+         run scripts/setup.sh, which installs and caches Tansu {TANSU_VERSION} (about 12-25 minutes \
          the first time), or use scripts/test.sh, which runs it for you"
     );
 }

@@ -87,7 +87,7 @@ async fn producer_and_ingest_reach_the_broker_through_tls() {
     let settings = |ca: &Path, extra: &str| {
         format!(
             "[kafka]\nbrokers = \"127.0.0.1:{}\"\n[kafka.properties]\n\"security.protocol\" = \"SSL\"\n\
-             \"ssl.ca.location\" = \"{}\"\n\"batch.num.messages\" = \"1\"\n{extra}",
+             \"ssl.ca.location\" = \"{}\"\n{extra}",
             front.port(),
             ca.display()
         )

@@ -37,11 +37,10 @@ batch peer: the same events COPYed into PostgreSQL and counted with SQL, checked
 (8) latency from produce to committed counts at a steady rate; (9) end to end with all services running at once. \
 Prints a table and, with --json, writes the same as JSON.\n\nNothing else is needed: topics and a database are \
 created for the run and removed after it (--keep keeps them). Peak memory is read from /proc (Linux).\n\nAgainst \
-the Tansu test broker (memory storage) leave producers batching, as by default: its wrong fetch from an offset \
-inside a batch (which is why the tests send one message per batch, see tests/kpi-e2e/src/broker.rs) needs a \
-consumer to resume mid-batch, which no service does during a bench; the bench still requires every accepted event \
-committed once and the SQL peer equal. One message per batch (\"batch.num.messages\" = \"1\" under \
-[kafka.properties]) measures the broker's cost per request instead of the pipeline."
+the Tansu test broker (memory storage) leave producers batching, as by default: its fetch lists every batch of a \
+partition, so one message per batch (\"batch.num.messages\" = \"1\" under [kafka.properties]) measures the \
+broker's cost per request instead of the pipeline. Use the build scripts/setup.sh makes: Tansu 0.6.0 as released \
+skips the rest of a batch when a consumer resumes inside it."
 )]
 pub struct BenchArgs {
     /// Kafka bootstrap servers, host:port[,host:port] (default: kafka.brokers).
