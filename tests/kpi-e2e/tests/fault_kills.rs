@@ -145,8 +145,8 @@ async fn ingest_and_engine_killed_twenty_times_count_every_event_once() {
 /// Ingest's dead letters are at least once: a batch produced but not committed before a kill
 /// is re-read and dead-lettered again. [`Pipeline::refusals`] checks each record against the raw
 /// message it names, that every invalid raw message is named and that the raw topic holds the
-/// feed; here, the engine's own (`ended_before_started`, after a kill
-/// possibly sent again) name as many distinct events as the core finds.
+/// feed; here, the engine's own (`ended_before_started`, after a kill possibly sent again)
+/// name as many distinct events as the core finds.
 async fn check_dead_letters(pipeline: &Pipeline, lines: &[String], ended_before_started: usize) {
     let refusals = pipeline.refusals(lines).await;
     let invalid = lines.iter().filter(|l| decode(l.as_bytes(), None).is_err()).count();
