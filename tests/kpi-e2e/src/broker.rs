@@ -5,10 +5,11 @@
 //!     --storage-engine memory://tansu/          # or sqlite://tansu.db, relative to current_dir
 //! ```
 //!
-//! **Memory or SQLite?** `memory://` is fast and, with `scripts/tansu/`'s patch, serves a fetch
-//! from an offset inside a record batch correctly (Tansu 0.6.0 as released skipped the rest of
-//! that batch, so a consumer resuming mid-batch lost messages; `tansu_behaviour.rs` checks the
-//! fix). Its fetch lists every batch of the partition, so producers should batch (the services'
+//! **Memory or SQLite?** `memory://` is fast and, with `scripts/tansu/`'s patches, serves a
+//! fetch from an offset inside a record batch correctly and answers the latest offset with the
+//! high watermark (Tansu 0.6.0 as released skipped the rest of that batch, so a consumer resuming
+//! mid-batch lost messages, and said the end was at the newest batch's base offset + 1;
+//! `tansu_behaviour.rs` checks both fixes). Its fetch lists every batch of the partition, so producers should batch (the services'
 //! defaults do). SQLite (`Broker::start_durable`, `Broker::start_sqlite`) keeps topics across a
 //! restart of the broker; it stalls (fetch and group requests time out) under the large feeds.
 //!

@@ -2,11 +2,11 @@
 //!
 //! Every end-to-end test in the workspace builds on these pieces:
 //!
-//! * [`Broker`]: a Tansu 0.6.0 process on a free loopback port, with in-memory or SQLite
-//!   storage, that can be stopped and restarted on the same port and storage. Killed on drop,
-//!   and by the kernel if the test process dies. Use [`Broker::start_durable`] (SQLite) for any
-//!   test that seeks or resumes from stored offsets: memory storage serves offsets inside a
-//!   record batch wrongly (see [`broker`]). Tansu never auto-creates topics: create them.
+//! * [`Broker`]: a Tansu 0.6.0 process (built with `scripts/tansu/`'s fixes) on a free loopback
+//!   port, with in-memory or SQLite storage, that can be stopped and restarted on the same port
+//!   and storage. Killed on drop, and by the kernel if the test process dies. Use
+//!   [`Broker::start_durable`] (SQLite) for a test whose topics must survive a broker restart
+//!   (see [`broker`]). Tansu never auto-creates topics: create them.
 //! * [`TestDb`]: a fresh PostgreSQL database `kpi_test_<random>`, dropped on drop.
 //! * [`produce_lines`], [`produce`], [`consume_all`] and the [`kafka`] configs: rdkafka clients
 //!   (bundled librdkafka 2.12) set up the way that works against Tansu.
