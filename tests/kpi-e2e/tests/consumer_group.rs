@@ -30,8 +30,9 @@ async fn assert_quiet(consumer: &StreamConsumer, quiet: Duration) {
     }
 }
 
-// On SQLite storage: the committed offsets fall inside producer batches, which Tansu's memory
-// storage serves wrongly (see tansu_behaviour.rs and the Broker docs).
+// On SQLite storage: the committed offsets fall inside producer batches, which Tansu 0.6.0's
+// memory storage served wrongly until scripts/tansu/'s patch (see tansu_behaviour.rs); this test
+// keeps the group protocol covered on the other storage.
 #[tokio::test]
 async fn a_new_group_member_resumes_from_committed_offsets() {
     let broker = Broker::start_durable().await;
