@@ -238,8 +238,7 @@ impl Pipeline {
     /// [`Pipeline::spawn_producer`] with more arguments to `kpi produce` (e.g. `--rate`, so that
     /// a feed still flows when a fault is injected).
     pub fn spawn_producer_with(&self, name: &str, lines: &[String], args: &[&str]) -> Producer {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, lines.join("\n") + "\n").expect("writing feed");
+        let path = self.write_feed(name, lines);
         let mut all = vec!["produce", path.to_str().expect("utf-8 path")];
         all.extend_from_slice(args);
         let child = self
@@ -255,9 +254,20 @@ impl Pipeline {
 
     /// Writes lines to a file in the pipeline's directory and produces it.
     pub async fn produce_lines(&self, name: &str, lines: &[String]) -> PathBuf {
+        self.produce_lines_with(name, lines, &[]).await
+    }
+
+    /// [`Pipeline::produce_lines`] with more arguments to `kpi produce` (e.g. `--rate`).
+    pub async fn produce_lines_with(&self, name: &str, lines: &[String], args: &[&str]) -> PathBuf {
+        let path = self.write_feed(name, lines);
+        self.produce_file_with(&path, args).await;
+        path
+    }
+
+    /// Writes `lines` as NDJSON to `name` in the pipeline's directory.
+    fn write_feed(&self, name: &str, lines: &[String]) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, lines.join("\n") + "\n").expect("writing feed");
-        self.produce_file(&path).await;
         path
     }
 

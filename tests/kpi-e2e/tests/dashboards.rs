@@ -273,10 +273,8 @@ async fn every_dashboard_query_returns_data_from_the_real_pipeline() {
     pipeline.spawn_all();
     // At a pace, as an EPR feeds it: a feed that flows past in one scrape interval leaves every
     // rate at zero, and each ratio or quantile of rates without a finite value.
-    let feed = pipeline.dir.path().join("feed.ndjson");
-    std::fs::write(&feed, lines.join("\n") + "\n").expect("writing feed");
     let per_second = (lines.len() / 15).max(1).to_string();
-    pipeline.produce_file_with(&feed, &["--rate", &per_second]).await;
+    pipeline.produce_lines_with("feed.ndjson", &lines, &["--rate", &per_second]).await;
     phase(&format!("{} lines produced at {per_second}/s", lines.len()));
     pipeline.wait_for_engine(valid, Duration::from_secs(600)).await;
     pipeline.wait_for_publisher(Duration::from_secs(120)).await;

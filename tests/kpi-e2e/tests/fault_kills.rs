@@ -134,7 +134,7 @@ async fn ingest_and_engine_killed_twenty_times_count_every_event_once() {
     phase(&format!("epochs {epochs:?}: {bumps} re-claims for {progressed} engine restarts that stored offsets"));
     assert!(bumps >= progressed, "fewer re-claims ({bumps}) than engine restarts that stored offsets ({progressed})");
 
-    check_dead_letters(&pipeline, &lines, replay.ended_before_started()).await;
+    check_dead_letters(&pipeline, &lines, invalid.len(), replay.ended_before_started()).await;
     phase("dead letters checked");
 
     // Ingest's last instance committed the whole raw topic: nothing is left to redo.
@@ -147,9 +147,8 @@ async fn ingest_and_engine_killed_twenty_times_count_every_event_once() {
 /// message it names, that every invalid raw message is named and that the raw topic holds the
 /// feed; here, the engine's own (`ended_before_started`, after a kill possibly sent again)
 /// name as many distinct events as the core finds.
-async fn check_dead_letters(pipeline: &Pipeline, lines: &[String], ended_before_started: usize) {
+async fn check_dead_letters(pipeline: &Pipeline, lines: &[String], invalid: usize, ended_before_started: usize) {
     let refusals = pipeline.refusals(lines).await;
-    let invalid = lines.iter().filter(|l| decode(l.as_bytes(), None).is_err()).count();
     eprintln!(
         "[fault_kills] dead letters: {} records, {} distinct raw positions ({} repeated sends), {} invalid lines; \
          {} engine events",
@@ -158,6 +157,12 @@ async fn check_dead_letters(pipeline: &Pipeline, lines: &[String], ended_before_
         refusals.raw_repeats,
         invalid,
         refusals.engine_events.len()
+    );
+    assert_eq!(
+        refusals.by_reason.values().sum::<usize>(),
+        invalid,
+        "refused lines of the feed: {:?}",
+        refusals.by_reason
     );
     assert_eq!(refusals.engine_events.len(), ended_before_started, "distinct ended_before_started events");
 }

@@ -194,6 +194,7 @@ async fn generated_feed_reaches_the_warehouse_exactly_as_the_core_computes_it() 
         refusals.raw_repeats,
         refusals.engine_events.len()
     );
+    assert_eq!(refusals.by_reason.values().sum::<usize>() as i64, invalid, "{:?}", refusals.by_reason);
     let mut by_reason = refusals.by_reason.clone();
     if !refusals.engine_events.is_empty() {
         by_reason.insert(ENDED_BEFORE_STARTED.to_owned(), refusals.engine_events.len());

@@ -27,7 +27,8 @@ pub struct Refusals {
     pub raw_positions: usize,
     /// Raw messages beyond the feed's lines: sends `kpi produce` repeated.
     pub raw_repeats: usize,
-    /// Ingest's reasons, one per invalid line of the feed (repeated sends taken out).
+    /// The reasons ingest gave, counted once per line of the feed it refused (a line sent twice
+    /// by the producer and refused twice counts as often as it is in the feed).
     pub by_reason: BTreeMap<String, usize>,
     /// Event ids the engine refused as ended before started (a record may repeat after a crash).
     pub engine_events: BTreeSet<String>,
@@ -82,10 +83,12 @@ impl Pipeline {
             invalid_raw.difference(&named).take(5).collect::<Vec<_>>()
         );
 
+        let reason_given: HashMap<&[u8], &str> =
+            refused.iter().map(|(position, reason)| (raw_at[position], reason.as_str())).collect();
         let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
-        for line in lines.iter().filter(|l| is_sent(l)) {
-            if let Err(rejection) = decode(line.as_bytes(), None) {
-                *by_reason.entry(rejection.reason.code().to_owned()).or_default() += 1;
+        for line in lines {
+            if let Some(reason) = reason_given.get(line.as_bytes()) {
+                *by_reason.entry((*reason).to_owned()).or_default() += 1;
             }
         }
         Refusals { ingest_records, raw_positions: refused.len(), raw_repeats, by_reason, engine_events }
