@@ -6,7 +6,7 @@
 //! event it recorded, or an event one of its retractions awaits, finds nothing to apply and stays
 //! pending. Every batch takes the pending retractions it can see, so a later batch applies it;
 //! when the feed stops there, the loop sweeps them up (an empty batch) once the last batch has
-//! committed. (Landing the batch in flight first would give up the overlap for every such batch;
+//! committed, or, if this instance stopped first, its successor does once idle (`service`). (Landing the batch in flight first would give up the overlap for every such batch;
 //! with retractions in every batch of thousands of events, that could be most of them.)
 //!
 //! The next batch is built on the in-flight batch's person states. So when the in-flight batch

@@ -4,7 +4,8 @@
 //! again on its own, retrying with backoff while the warehouse is down. While
 //! retrying it reads at most one batch ahead, so memory stays bounded; the consumer is still
 //! polled (its partitions paused once that batch is read), so that it stays in its group
-//! (`kpi_runtime::keep_polling`).
+//! (`kpi_runtime::keep_polling`). After a second with nothing to read it applies retractions
+//! waiting on a partition it was assigned but has not claimed (`Loop::apply_waiting_retractions`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ use kpi_runtime::kafka::consumer_config;
 use kpi_runtime::keep_polling::keep_polling_until;
 use kpi_runtime::settings::Settings;
 use kpi_runtime::shutdown::CancellationToken;
-use kpi_warehouse::engine::claim_partition;
+use kpi_warehouse::engine::{claim_partition, Claim};
 use kpi_warehouse::WarehouseError;
 
 use crate::batch::{self, BatchError, DeadLetters, Incoming};
@@ -65,6 +66,10 @@ impl ConsumerContext for EngineContext {
 }
 
 type EngineConsumer = StreamConsumer<EngineContext>;
+
+/// How long nothing must arrive before the engine looks for retractions waiting on a partition
+/// it has not claimed ([`Loop::apply_waiting_retractions`]): one indexed query per idle second.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Runs the engine until `shutdown` is cancelled. `ready` follows the warehouse, `broker_ready`
 /// the broker connection; the engine is ready when both are.
@@ -137,6 +142,23 @@ pub async fn run(
                         Err(error) => tracing::warn!(%error, "canonical-topic consumer error"),
                     },
                 }
+            }
+        }
+        // Idle (nothing read, nothing in flight): retractions may be waiting on a partition that
+        // has had no message since this instance started, so that it never claimed it.
+        if engine.carried.is_empty() && in_flight.is_none() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                message = tokio::time::timeout(IDLE_CHECK, consumer.recv()) => match message {
+                    Ok(Ok(message)) => engine.carried.push(decode(&message)),
+                    Ok(Err(error)) => tracing::warn!(%error, "canonical-topic consumer error"),
+                    Err(_idle) => {
+                        if engine.apply_waiting_retractions(&mut owned).await? == Committed::ShutDown {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                },
             }
         }
         let mut messages = tokio::select! {
@@ -303,6 +325,52 @@ impl Loop<'_> {
         let (swept, delivered) = keep_polling_until(self.consumer, self.room(), sweeping).await?;
         self.carry(delivered);
         Ok(swept)
+    }
+
+    /// Applies the retractions whose targets lie in a partition assigned to this instance, once
+    /// nothing has arrived for [`IDLE_CHECK`]. Every batch applies those of the partitions this
+    /// instance owns, but it claims a partition only when a message of it comes: a retraction
+    /// sent without a person lands on another partition than its target, and one whose target's
+    /// partition has gone quiet (or was left by an instance stopped before its sweep) would wait
+    /// for that partition's next message. Claims those partitions (seeking to the stored
+    /// offsets), then sweeps.
+    async fn apply_waiting_retractions(&mut self, owned: &mut Owned) -> anyhow::Result<Committed> {
+        release_revoked(self.consumer, owned, self.metrics);
+        let assigned = assigned_partitions(self.consumer, self.topic);
+        if assigned.is_empty() {
+            return Ok(Committed::Nothing);
+        }
+        let waiting = match kpi_warehouse::engine::partitions_with_pending_retractions(self.pool, &assigned).await {
+            Ok(waiting) => waiting,
+            Err(error) => {
+                // The next batch, or the next idle check, finds the warehouse back.
+                tracing::debug!(%error, "looking for pending retractions failed");
+                return Ok(Committed::Nothing);
+            }
+        };
+        if waiting.is_empty() {
+            return Ok(Committed::Nothing);
+        }
+        for partition in waiting {
+            if owned.partitions.contains_key(&partition) {
+                continue;
+            }
+            let Some(claim) =
+                claim_with_retries(self.pool, self.topic, partition, self.metrics, self.ready, self.shutdown).await
+            else {
+                return Ok(Committed::ShutDown);
+            };
+            let seek =
+                self.consumer.seek(self.topic, partition, Offset::Offset(claim.next_offset), Duration::from_secs(10));
+            if let Err(error) = seek {
+                // Claimed again, and sought, when its next message comes.
+                tracing::warn!(%error, partition, "seeking an idle partition to its stored offset failed; it is claimed when a message comes");
+                continue;
+            }
+            self.metrics.partition_claimed(partition, claim.next_offset, claim.epoch);
+            owned.insert(claim);
+        }
+        self.sweep(owned).await
     }
 
     /// Applies batches one at a time, each retried with backoff until it commits, polling the
@@ -486,10 +554,7 @@ fn drop_lost(consumer: &EngineConsumer, topic: &str, revoked: &[i32], messages: 
     if revoked.is_empty() {
         return;
     }
-    let assigned: Vec<i32> = consumer
-        .assignment()
-        .map(|list| list.elements().iter().filter(|e| e.topic() == topic).map(|e| e.partition()).collect())
-        .unwrap_or_default();
+    let assigned = assigned_partitions(consumer, topic);
     messages.retain(|m| !revoked.contains(&m.partition) || assigned.contains(&m.partition));
 }
 
@@ -516,20 +581,8 @@ async fn claim_and_filter(
         if owned.partitions.contains_key(&partition) {
             continue;
         }
-        let mut backoff = Duration::from_millis(200);
-        let claim = loop {
-            match claim_partition(pool, topic, partition).await {
-                Ok(claimed) => break claimed,
-                Err(error) => {
-                    ready.set(false);
-                    metrics.commit_failed(&error, backoff.as_millis() as u64);
-                    if shutdown.is_cancelled() {
-                        return Ok(Vec::new());
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
+        let Some(claim) = claim_with_retries(pool, topic, partition, metrics, ready, shutdown).await else {
+            return Ok(Vec::new());
         };
         metrics.partition_claimed(partition, claim.next_offset, claim.epoch);
         owned.insert(claim);
@@ -541,6 +594,41 @@ async fn claim_and_filter(
         }
     }
     Ok(messages)
+}
+
+/// Claims `partition` in the warehouse, retrying with backoff while it is away; `None` if
+/// shutdown was asked for meanwhile.
+async fn claim_with_retries(
+    pool: &PgPool,
+    topic: &str,
+    partition: i32,
+    metrics: &EngineMetrics,
+    ready: &Readiness,
+    shutdown: &CancellationToken,
+) -> Option<Claim> {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match claim_partition(pool, topic, partition).await {
+            Ok(claimed) => return Some(claimed),
+            Err(error) => {
+                ready.set(false);
+                metrics.commit_failed(&error, backoff.as_millis() as u64);
+                if shutdown.is_cancelled() {
+                    return None;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// The partitions of `topic` the group has assigned to this instance.
+fn assigned_partitions(consumer: &EngineConsumer, topic: &str) -> Vec<i32> {
+    consumer
+        .assignment()
+        .map(|list| list.elements().iter().filter(|e| e.topic() == topic).map(|e| e.partition()).collect())
+        .unwrap_or_default()
 }
 
 /// Tells Kafka how far this group got. Only a hint: the warehouse's offsets are authoritative.

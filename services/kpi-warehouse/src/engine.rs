@@ -150,6 +150,23 @@ pub async fn take_pending_retractions(
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
 }
 
+/// The partitions among `partitions` that hold the target of a retraction not yet applied:
+/// their owner has it to apply ([`take_pending_retractions`]), with or without new messages.
+pub async fn partitions_with_pending_retractions(
+    pool: &PgPool,
+    partitions: &[i32],
+) -> Result<Vec<i32>, WarehouseError> {
+    let rows = sqlx::query_scalar(
+        "SELECT DISTINCT s.partition
+         FROM retractions r JOIN events_seen s ON s.event_id = r.target_event_id
+         WHERE NOT r.applied AND s.person IS NOT NULL AND s.partition = ANY($1)",
+    )
+    .bind(partitions)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
 /// Adds count deltas to `indicator_counts`.
 pub async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Counts) -> Result<(), WarehouseError> {
     if deltas.is_empty() {
