@@ -271,29 +271,30 @@ impl Pipeline {
         path
     }
 
-    /// Waits until the engine has committed `canonical_messages` offsets in all, or more than that
-    /// once it has stored every canonical partition up to its end (repeats of retried sends).
-    pub async fn wait_for_engine(&self, canonical_messages: i64, timeout: Duration) {
+    /// Waits until the engine has recorded `distinct_events` distinct events (each in the same
+    /// transaction as its counts) and settled ([`Pipeline::engine_settled`]).
+    ///
+    /// Not a count of canonical messages: a producer that retries a send the broker had already
+    /// written repeats messages (the engine drops them by id), so a message count reached while
+    /// a repeat sits in the topic left the last batch unapplied, and a kill test once compared
+    /// its counts one batch early.
+    pub async fn wait_for_engine(&self, distinct_events: i64, timeout: Duration) {
         let started = Instant::now();
         loop {
-            let applied: Option<i64> =
-                sqlx::query_scalar("SELECT sum(next_offset)::bigint FROM engine_offsets WHERE topic = $1")
-                    .bind(CANONICAL)
-                    .fetch_one(&self.pool)
-                    .await
-                    .ok()
-                    .flatten();
-            if applied == Some(canonical_messages) {
-                return;
-            }
-            // More: a producer retried a send the broker had already written (the engine drops the
-            // repeat by id). Done once every partition is stored up to its end.
-            if applied.is_some_and(|applied| applied > canonical_messages) && self.engine_at_high_watermarks().await {
+            let recorded = self.events_recorded().await;
+            assert!(
+                recorded <= distinct_events,
+                "the warehouse recorded {recorded} distinct events; the feed has {distinct_events}"
+            );
+            if recorded == distinct_events && self.engine_settled().await {
                 return;
             }
             assert!(
                 started.elapsed() < timeout,
-                "engine applied {applied:?} of {canonical_messages} canonical messages after {timeout:?}\n{}",
+                "engine recorded {recorded} of {distinct_events} distinct events after {timeout:?}; \
+                 canonical high watermarks {:?}, engine stored {:?}\n{}",
+                self.high_watermarks(CANONICAL).await,
+                self.engine_offsets().await,
                 self.logs()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -418,6 +419,11 @@ pub fn count_differences(got: &CountRows, want: &CountRows, limit: usize) -> Str
         .collect();
     let shown = differing.iter().take(limit).cloned().collect::<Vec<_>>().join("\n");
     format!("{} cells differ; the first {}:\n{shown}", differing.len(), limit.min(differing.len()))
+}
+
+/// The distinct event ids among the valid lines: what the engine records, each once.
+pub fn distinct_events(lines: &[String]) -> i64 {
+    distinct_events_and_invalid(lines).0
 }
 
 /// The distinct event ids among the valid lines (what the engine records, each once) and the

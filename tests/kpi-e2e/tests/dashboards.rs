@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kpi_e2e::grafana::{self, Dialect, PanelQuery, Source, Variable};
-use kpi_e2e::pipeline::{generated_feed, repo_root, valid_lines, Pipeline, Service};
+use kpi_e2e::pipeline::{distinct_events, generated_feed, repo_root, Pipeline, Service};
 use kpi_e2e::{free_port, process, prom_rules};
 use serde_json::Value;
 use sqlx::{Column, PgPool, Row};
@@ -261,7 +261,7 @@ async fn every_dashboard_query_returns_data_from_the_real_pipeline() {
     let started = Instant::now();
     let phase = |name: &str| eprintln!("[dashboards] {:>6.1} s  {name}", started.elapsed().as_secs_f64());
     let lines = generated_feed(1_500, 24, 11);
-    let valid = valid_lines(&lines);
+    let distinct = distinct_events(&lines);
 
     let mut pipeline = Pipeline::start(2).await;
     let jobs =
@@ -276,7 +276,7 @@ async fn every_dashboard_query_returns_data_from_the_real_pipeline() {
     let per_second = (lines.len() / 15).max(1).to_string();
     pipeline.produce_lines_with("feed.ndjson", &lines, &["--rate", &per_second]).await;
     phase(&format!("{} lines produced at {per_second}/s", lines.len()));
-    pipeline.wait_for_engine(valid, Duration::from_secs(600)).await;
+    pipeline.wait_for_engine(distinct, Duration::from_secs(600)).await;
     pipeline.wait_for_publisher(Duration::from_secs(120)).await;
     phase(&format!("pipeline caught up ({} lines)", lines.len()));
 

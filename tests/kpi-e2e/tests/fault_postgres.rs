@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use kpi_e2e::http;
-use kpi_e2e::pipeline::{as_rows, generated_feed, valid_lines, Pipeline, Service};
+use kpi_e2e::pipeline::{as_rows, distinct_events, generated_feed, Pipeline, Service};
 use kpi_e2e::private_pg::PrivatePg;
 
 const OUTAGE: Duration = Duration::from_secs(30);
@@ -23,7 +23,7 @@ async fn warehouse_down_for_thirty_seconds_then_back_loses_and_doubles_nothing()
     let mut pipeline = Pipeline::start_on(4, &pg.admin_url()).await;
     pipeline.spawn_all();
     pipeline.produce_lines("first.ndjson", first).await;
-    pipeline.wait_for_engine(valid_lines(first), Duration::from_secs(300)).await;
+    pipeline.wait_for_engine(distinct_events(first), Duration::from_secs(300)).await;
     for service in [Service::Engine, Service::Publisher] {
         wait_for_readyz(&pipeline, service, 200, Duration::from_secs(60)).await;
     }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use kpi_e2e::pipeline::{as_rows, generated_feed, valid_lines, Pipeline, Service, CANONICAL};
+use kpi_e2e::pipeline::{as_rows, distinct_events, generated_feed, Pipeline, Service, CANONICAL};
 use kpi_e2e::private_pg::PrivatePg;
 
 /// Sampling lasts at least this long, and until `BACKLOG` messages have arrived after
@@ -38,7 +38,7 @@ async fn engine_memory_stays_bounded_while_the_warehouse_is_down() {
     pipeline.spawn(Service::Ingest);
     pipeline.spawn(Service::Engine);
     pipeline.produce_lines("warm-up.ndjson", &warm_up).await;
-    pipeline.wait_for_engine(valid_lines(&warm_up), Duration::from_secs(120)).await;
+    pipeline.wait_for_engine(distinct_events(&warm_up), Duration::from_secs(120)).await;
     let pid = pipeline.pid(Service::Engine).expect("engine pid");
     let baseline = rss_mib(pid);
     phase(&format!("warm-up applied; engine RSS {baseline} MiB; stopping PostgreSQL"));

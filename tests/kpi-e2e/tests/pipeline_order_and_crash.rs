@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use kpi_e2e::pipeline::{as_rows, generated_feed, valid_lines, Pipeline, Service, CANONICAL};
+use kpi_e2e::pipeline::{
+    as_rows, count_differences, distinct_events, generated_feed, valid_lines, Pipeline, Service, CANONICAL,
+};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
@@ -23,9 +25,14 @@ async fn shuffled_events_with_ten_percent_duplicates_give_identical_values() {
     pipeline.set("KPI__ENGINE__PERSON_CACHE_CAPACITY", "100");
     pipeline.spawn_all();
     pipeline.produce_lines("shuffled.ndjson", &shuffled).await;
-    pipeline.wait_for_engine(valid_lines(&shuffled), Duration::from_secs(600)).await;
+    pipeline.wait_for_engine(distinct_events(&shuffled), Duration::from_secs(600)).await;
     let original_order = as_rows(&pipeline.reference(&lines));
-    assert!(pipeline.counts().await == original_order, "shuffled + duplicated feed changed the counts");
+    let got = pipeline.counts().await;
+    assert!(
+        got == original_order,
+        "shuffled + duplicated feed changed the counts: {}",
+        count_differences(&got, &original_order, 20)
+    );
     let duplicates: i64 =
         metric(&pipeline, Service::Engine, "kpi_engine_events_total{outcome=\"duplicate\"}").await as i64;
     assert!(duplicates >= (lines.len() / 20) as i64, "duplicates seen: {duplicates}");
@@ -69,10 +76,15 @@ async fn engine_killed_mid_run_and_restarted_counts_every_event_once() {
         tokio::time::sleep(Duration::from_secs(7)).await;
         pipeline.spawn(Service::Engine);
     }
-    pipeline.wait_for_engine(valid, Duration::from_secs(600)).await;
+    pipeline.wait_for_engine(distinct_events(&lines), Duration::from_secs(600)).await;
+    let (got, want) = (pipeline.counts().await, as_rows(&pipeline.reference(&lines)));
     assert!(
-        pipeline.counts().await == as_rows(&pipeline.reference(&lines)),
-        "counts after SIGKILL differ from an uninterrupted run"
+        got == want,
+        "counts after SIGKILL differ from an uninterrupted run: {}\ncanonical high watermarks {:?}, engine stored {:?}\n{}",
+        count_differences(&got, &want, 20),
+        pipeline.high_watermarks(CANONICAL).await,
+        pipeline.engine_offsets().await,
+        pipeline.logs()
     );
     let epochs: Vec<i64> =
         sqlx::query_scalar("SELECT epoch FROM engine_offsets").fetch_all(&pipeline.pool).await.unwrap();

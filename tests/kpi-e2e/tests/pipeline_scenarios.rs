@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kpi_e2e::pipeline::{repo_root, valid_lines, Pipeline};
+use kpi_e2e::pipeline::{distinct_events, repo_root, Pipeline};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
@@ -14,7 +14,7 @@ async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
     pipeline.spawn_all();
     // One event per line, in the file's arrival order.
     pipeline.produce_lines("scenarios.ndjson", &lines).await;
-    pipeline.wait_for_engine(valid_lines(&lines), Duration::from_secs(60)).await;
+    pipeline.wait_for_engine(distinct_events(&lines), Duration::from_secs(60)).await;
     pipeline.wait_for_publisher(Duration::from_secs(30)).await;
 
     let mut expected =

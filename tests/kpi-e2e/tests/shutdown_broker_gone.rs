@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use kpi_e2e::pipeline::{generated_feed, valid_lines, Pipeline, Service};
+use kpi_e2e::pipeline::{distinct_events, generated_feed, Pipeline, Service};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn services_exit_on_sigterm_after_the_broker_has_gone() {
@@ -17,7 +17,7 @@ async fn services_exit_on_sigterm_after_the_broker_has_gone() {
     pipeline.spawn(Service::Ingest);
     pipeline.spawn(Service::Engine);
     pipeline.produce_lines("feed.ndjson", &lines).await;
-    pipeline.wait_for_engine(valid_lines(&lines), Duration::from_secs(120)).await;
+    pipeline.wait_for_engine(distinct_events(&lines), Duration::from_secs(120)).await;
 
     pipeline.broker.kill().await;
     // Past the group session (6 s): the consumers have lost their coordinator.

@@ -115,7 +115,8 @@ async fn producer_and_ingest_reach_the_broker_through_tls() {
     // Ingest reads the raw topic and writes the canonical and dead-letter topics, all over TLS.
     let started = Instant::now();
     let (mut accepted, mut rejected) = (0, 0);
-    while (accepted, rejected) != (valid, invalid) {
+    // At least: a send the producer retried after the broker had written it is read twice.
+    while accepted < valid || rejected < invalid {
         assert!(
             started.elapsed() < Duration::from_secs(120) && matches!(ingest.try_wait(), Ok(None)),
             "ingest over TLS: {accepted} of {valid} accepted, {rejected} of {invalid} rejected:\n{}",

@@ -176,8 +176,8 @@ impl Pipeline {
     }
 
     /// Waits until the flow has drained `lines` (the whole feed): the warehouse has recorded
-    /// every distinct valid event exactly once, the engine has stored every canonical
-    /// partition's high watermark, the dead-letter topic holds at least one record per invalid
+    /// every distinct valid event exactly once, the engine has settled
+    /// ([`Pipeline::engine_settled`]), the dead-letter topic holds at least one record per invalid
     /// line, nothing has moved for `quiet`, and ingest has committed the whole raw topic.
     /// Returns the canonical topic's message count, repeats from ingest restarts included.
     ///
@@ -220,11 +220,11 @@ impl Pipeline {
                 unchanged_since = Instant::now();
             }
             let total: i64 = canonical.values().sum();
-            let engine_done = stored_to_the_end(&canonical, &applied);
-            if engine_done
+            if stored_to_the_end(&canonical, &applied)
                 && recorded == distinct_events
                 && dead.values().sum::<i64>() >= invalid
                 && unchanged_since.elapsed() >= quiet
+                && self.engine_settled().await
                 && self.committed_offsets(INGEST_GROUP, super::RAW).await == self.high_watermarks(super::RAW).await
             {
                 return total;
@@ -242,6 +242,21 @@ impl Pipeline {
     /// Whether the engine has stored every canonical partition's high watermark.
     pub async fn engine_at_high_watermarks(&self) -> bool {
         stored_to_the_end(&self.high_watermarks(CANONICAL).await, &self.engine_offsets().await)
+    }
+
+    /// Whether the engine is done with what it has read: every canonical partition stored up to
+    /// its end, and no retraction left pending whose target it has recorded. The last batch can
+    /// leave one (prepared beside the batch in flight, it could not see the target), applied by
+    /// the engine's sweep just after; counts read before the sweep are one retraction short.
+    pub async fn engine_settled(&self) -> bool {
+        let applicable: Option<i64> = sqlx::query_scalar(
+            "SELECT count(*) FROM retractions r JOIN events_seen s ON s.event_id = r.target_event_id
+             WHERE NOT r.applied AND s.person IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .ok();
+        applicable == Some(0) && self.engine_at_high_watermarks().await
     }
 
     /// Distinct events the engine has recorded (`events_seen`, retractions included).
