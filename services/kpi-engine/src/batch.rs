@@ -333,6 +333,9 @@ async fn finish_inner(
         dead_letters.send(inconsistent).await.map_err(BatchError::DeadLetters)?;
         report.ended_before_started = inconsistent.len();
     }
+    if !deltas.is_empty() || latest_date.is_some() {
+        store::raise_counts_version(tx).await?;
+    }
     report.steps.commit = watch.lap();
     Ok(())
 }

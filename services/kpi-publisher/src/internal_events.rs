@@ -26,7 +26,8 @@ impl PublisherMetrics {
         )?;
         let last_success = Gauge::new(
             "kpi_publisher_last_refresh_timestamp_seconds",
-            "Unix time of the last successful refresh (freshness of everything published).",
+            "Unix time the published values were last found computed from the current counts \
+             (by a refresh, or by a check that found nothing changed): freshness of everything published.",
         )?;
         let rows = Gauge::new("kpi_publisher_values", "Indicator values written by the last refresh.")?;
         registry.register(Box::new(refreshes.clone()))?;
@@ -41,8 +42,12 @@ impl PublisherMetrics {
         self.refreshes.inc();
         self.seconds.observe(seconds);
         self.rows.set(values as f64);
-        self.last_success.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
         tracing::info!(values, seconds, "indicator values published");
+    }
+
+    /// The published values are computed from the counts as they are now.
+    pub fn current(&self) {
+        self.last_success.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
     }
 
     pub fn refresh_failed(&self, error: &dyn std::fmt::Display) {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use sqlx::PgPool;
 
 use kpi_core::contrib::Counts;
@@ -15,7 +15,7 @@ use kpi_core::values::{compute, month_range, publish, IndicatorValue, PublishedV
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::settings::PublisherSettings;
 use kpi_runtime::shutdown::CancellationToken;
-use kpi_warehouse::publish::{counts_version, read_counts, read_horizon, write_catalogue, write_values};
+use kpi_warehouse::publish::{counts_version, read_snapshot, write_catalogue, write_values};
 use kpi_warehouse::WarehouseError;
 
 use crate::gauges::IndicatorGauges;
@@ -42,7 +42,9 @@ pub async fn run(
         .context("publisher.spc_* settings")?;
     let interval = Duration::from_millis(settings.interval_ms);
     let mut catalogue_written = false;
-    let mut published_version: Option<DateTime<Utc>> = None;
+    // What the values now published were computed from: the counts version and the date (a
+    // new day can open a month with no new count; see `Publication::compute`).
+    let mut published: Option<(i64, NaiveDate)> = None;
     tracing::info!(interval_ms = settings.interval_ms, "publisher started");
     loop {
         let refresh = async {
@@ -50,13 +52,16 @@ pub async fn run(
                 write_catalogue(&pool).await?;
                 catalogue_written = true;
             }
+            let today = Utc::now().date_naive();
             let version = counts_version(&pool).await?;
-            if version.is_some() && version != published_version {
+            if published != Some((version, today)) {
                 let started = Instant::now();
-                let rows = refresh(&pool, &population, spc, &gauges).await?;
-                metrics.refreshed(rows, started.elapsed().as_secs_f64());
-                published_version = version;
+                let refreshed = refresh(&pool, &population, spc, &gauges, today).await?;
+                metrics.refreshed(refreshed.values, started.elapsed().as_secs_f64());
+                published = Some((refreshed.counts_version, today));
             }
+            // Refreshed or found unchanged, the values are current: a quiet night is not staleness.
+            metrics.current();
             Ok::<(), WarehouseError>(())
         };
         match refresh.await {
@@ -75,22 +80,32 @@ pub async fn run(
     Ok(())
 }
 
-/// One refresh: counts → values and SPC → the three tables and the gauges. Returns the number of values.
+/// What one refresh did.
+pub struct Refreshed {
+    /// Indicator values written (0 before the engine's first event).
+    pub values: usize,
+    /// The version of the counts they were computed from.
+    pub counts_version: i64,
+}
+
+/// One refresh: counts → values and SPC → the three tables and the gauges, as of `today`.
 pub async fn refresh(
     pool: &PgPool,
     population: &Population,
     spc_settings: SpcSettings,
     gauges: &IndicatorGauges,
-) -> Result<usize, WarehouseError> {
-    let counts = read_counts(pool).await?;
-    let Some(horizon) = read_horizon(pool).await? else { return Ok(0) };
-    let Some(publication) = Publication::compute(&counts, horizon, Utc::now().date_naive(), population, spc_settings)
-    else {
-        return Ok(0);
+    today: NaiveDate,
+) -> Result<Refreshed, WarehouseError> {
+    let snapshot = read_snapshot(pool).await?;
+    let nothing = Refreshed { values: 0, counts_version: snapshot.version };
+    let Some(horizon) = snapshot.horizon else { return Ok(nothing) };
+    let Some(publication) = Publication::compute(&snapshot.counts, horizon, today, population, spc_settings) else {
+        return Ok(nothing);
     };
-    write_values(pool, &publication.values, &publication.published, &publication.spc, Utc::now()).await?;
-    gauges.show(&publication.published, &publication.spc);
-    Ok(publication.values.len())
+    let (values, published, spc) = (&publication.values, &publication.published, &publication.spc);
+    write_values(pool, values, published, spc, snapshot.version, Utc::now()).await?;
+    gauges.show(published, spc);
+    Ok(Refreshed { values: values.len(), counts_version: snapshot.version })
 }
 
 /// Everything one refresh publishes, computed from the counts alone (no I/O, so `kpi demo`

@@ -233,6 +233,14 @@ pub async fn advance_horizon(tx: &mut Transaction<'_, Postgres>, latest: NaiveDa
     Ok(())
 }
 
+/// Raises the counts version (migration 0007), which tells the publisher the counts changed.
+/// Call it last before committing: its row lock is held until the commit, so that writers
+/// raise it in the order they commit, and every other writer waits for it meanwhile.
+pub async fn raise_counts_version(tx: &mut Transaction<'_, Postgres>) -> Result<(), WarehouseError> {
+    sqlx::query("UPDATE counts_version SET version = version + 1").execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Stores the next offset of a partition, only if this engine still owns it (its epoch).
 pub async fn advance_offset(
     tx: &mut Transaction<'_, Postgres>,

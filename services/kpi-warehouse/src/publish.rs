@@ -12,29 +12,40 @@ use sqlx::{PgPool, Row};
 
 use crate::WarehouseError;
 
-/// A cheap fingerprint of the counts: changes whenever the engine commits a delta or moves the
-/// horizon.
-pub async fn counts_version(pool: &PgPool) -> Result<Option<DateTime<Utc>>, WarehouseError> {
-    Ok(sqlx::query_scalar(
-        "SELECT greatest((SELECT max(updated_at) FROM indicator_counts), (SELECT max(updated_at) FROM data_horizon))",
-    )
-    .fetch_one(pool)
-    .await?)
+/// The version of the counts: raised by every engine commit that changes the counts or the
+/// horizon, in commit order (migration 0007 says why not a timestamp).
+pub async fn counts_version(pool: &PgPool) -> Result<i64, WarehouseError> {
+    Ok(sqlx::query_scalar("SELECT version FROM counts_version").fetch_one(pool).await?)
 }
 
-/// The latest event date the engine has applied, if any.
-pub async fn read_horizon(pool: &PgPool) -> Result<Option<NaiveDate>, WarehouseError> {
-    Ok(sqlx::query_scalar("SELECT latest_event_date FROM data_horizon").fetch_optional(pool).await?)
+/// The counts, the horizon and the version they are at, read from one snapshot.
+pub struct CountsSnapshot {
+    pub version: i64,
+    /// The latest event date the engine has applied; `None` before its first event.
+    pub horizon: Option<NaiveDate>,
+    /// Every non-zero count.
+    pub counts: Counts,
 }
 
-/// Every non-zero count, with labels turned back into the core's types.
-pub async fn read_counts(pool: &PgPool) -> Result<Counts, WarehouseError> {
+/// Reads the counts, the horizon and their version in one read-only repeatable-read
+/// transaction, so that the version names exactly the counts read.
+pub async fn read_snapshot(pool: &PgPool) -> Result<CountsSnapshot, WarehouseError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let version = sqlx::query_scalar("SELECT version FROM counts_version").fetch_one(&mut *tx).await?;
+    let horizon = sqlx::query_scalar("SELECT latest_event_date FROM data_horizon").fetch_optional(&mut *tx).await?;
     let rows = sqlx::query(
         "SELECT indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator
          FROM indicator_counts WHERE numerator <> 0 OR denominator <> 0",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
+    Ok(CountsSnapshot { version, horizon, counts: counts_from_rows(rows)? })
+}
+
+/// Count rows with their labels turned back into the core's types.
+fn counts_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> Result<Counts, WarehouseError> {
     let mut counts = Counts::with_capacity_and_hasher(rows.len(), Default::default());
     for row in rows {
         let unknown = |what: &str, value: &str| WarehouseError::UnknownLabel(format!("{what} {value:?}"));
@@ -200,13 +211,14 @@ impl ValueColumns {
     }
 }
 
-/// Replaces `indicator_values`, `indicator_values_published` and `indicator_spc` in one
-/// transaction.
+/// Replaces `indicator_values`, `indicator_values_published` and `indicator_spc`, and records
+/// in `publication` the counts version they were computed from, in one transaction.
 pub async fn write_values(
     pool: &PgPool,
     values: &[IndicatorValue],
     published: &[PublishedValue],
     spc: &[SpcRow],
+    counts_version: i64,
     computed_at: DateTime<Utc>,
 ) -> Result<(), WarehouseError> {
     let mut restricted = ValueColumns::default();
@@ -243,6 +255,14 @@ pub async fn write_values(
     insert_values(&mut tx, "indicator_values", &restricted, false, computed_at).await?;
     insert_values(&mut tx, "indicator_values_published", &public, true, computed_at).await?;
     write_spc(&mut tx, spc, computed_at).await?;
+    sqlx::query(
+        "INSERT INTO publication (counts_version, computed_at) VALUES ($1, $2)
+         ON CONFLICT (singleton) DO UPDATE SET counts_version = EXCLUDED.counts_version, computed_at = EXCLUDED.computed_at",
+    )
+    .bind(counts_version)
+    .bind(computed_at)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -301,12 +301,13 @@ impl Pipeline {
         }
     }
 
-    /// Waits until the publisher has published values newer than the last count change.
+    /// Waits until the published values were computed from the counts as they are now (the
+    /// `publication` row names the counts version they came from).
     pub async fn wait_for_publisher(&self, timeout: Duration) {
         let started = Instant::now();
         loop {
             let fresh: Option<bool> = sqlx::query_scalar(
-                "SELECT (SELECT max(computed_at) FROM indicator_values) >= (SELECT max(updated_at) FROM indicator_counts)",
+                "SELECT (SELECT counts_version FROM publication) = (SELECT version FROM counts_version)",
             )
             .fetch_one(&self.pool)
             .await

@@ -82,8 +82,8 @@ async fn warehouse_roles_see_only_what_they_are_for() {
         assert!(started.elapsed() < Duration::from_secs(30), "no catalogue:\n{}", pipeline.logs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let published = ["indicator_catalogue", "indicator_values_published", "indicator_spc"];
-    let restricted = ["indicator_values", "indicator_counts"];
+    let published = ["indicator_catalogue", "indicator_values_published", "indicator_spc", "publication"];
+    let restricted = ["indicator_values", "indicator_counts", "counts_version"];
     let person_level = ["events_seen", "retractions", "engine_offsets"];
     for table in published {
         assert!(can_read(&pipeline.pool, "kpi_reader", table).await, "reader must read {table}");

@@ -120,12 +120,11 @@ async fn until_engine(
     Ok(())
 }
 
-/// Values newer than the last change to the counts.
+/// Values computed from the counts as they are now (the publication names the counts version).
 pub async fn fresh(pool: &PgPool) -> anyhow::Result<Seen<()>> {
-    let fresh: Option<bool> = sqlx::query_scalar(
-        "SELECT (SELECT max(computed_at) FROM indicator_values) >= (SELECT max(updated_at) FROM indicator_counts)",
-    )
-    .fetch_one(pool)
-    .await?;
+    let fresh: Option<bool> =
+        sqlx::query_scalar("SELECT (SELECT counts_version FROM publication) = (SELECT version FROM counts_version)")
+            .fetch_one(pool)
+            .await?;
     Ok(Seen { done: fresh.filter(|f| *f).map(|_| ()), progress: "waiting for a refresh after the last commit".into() })
 }
