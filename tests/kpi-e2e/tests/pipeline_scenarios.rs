@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kpi_e2e::pipeline::{distinct_events, repo_root, Pipeline};
+use kpi_e2e::pipeline::{distinct_events, repo_root, Pipeline, Service};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
@@ -52,6 +52,31 @@ async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
     .await
     .unwrap();
     assert!((rate - 4.0 / 599_972.0 * 100_000.0).abs() < 1e-9, "{rate}");
+
+    // Nothing changes from here: the publisher recomputes nothing, yet every check that finds the
+    // values current keeps them fresh (a quiet night must not trip KpiPublisherStale).
+    let metrics = pipeline.admin_url(Service::Publisher) + "/metrics";
+    let day = chrono::Utc::now().date_naive();
+    let before = kpi_e2e::http::get(&metrics).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // 5 intervals of 300 ms
+    let after = kpi_e2e::http::get(&metrics).await.unwrap();
+    let refreshes = "kpi_publisher_refreshes_total";
+    let fresh_at = "kpi_publisher_last_refresh_timestamp_seconds";
+    if chrono::Utc::now().date_naive() == day {
+        // (A new day would rightly recompute: it can open a month.)
+        assert_eq!(sample(&after, refreshes), sample(&before, refreshes), "refreshed with no change:\n{after}");
+    }
+    assert!(sample(&after, fresh_at) >= sample(&before, fresh_at) + 1.0, "freshness did not move:\n{before}\n{after}");
+}
+
+/// The value of an unlabelled sample in a Prometheus text exposition.
+fn sample(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{exposition}"))
+        .parse()
+        .unwrap()
 }
 
 /// Whether `role` may select from `table`: runs the query under `SET ROLE` in a transaction.

@@ -152,6 +152,7 @@ pub async fn run(args: &DemoArgs, population: &Population) -> anyhow::Result<Out
     dead_letters.add("ended_before_started", inconsistent as u64);
     let publication = publish(&replay, population)?;
     metrics.publisher.refreshed(publication.values.len(), started.elapsed().as_secs_f64());
+    metrics.publisher.current();
     metrics.gauges.show(&publication.published, &publication.spc);
     progress.finish_and_clear();
     Ok(Outcome { lines, applied, duplicates, dead_letters, publication, metrics_addr, admin_shutdown })
