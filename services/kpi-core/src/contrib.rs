@@ -16,7 +16,7 @@ use std::ops::{AddAssign, Sub};
 use chrono::{Days, Months, NaiveDate};
 
 use crate::indicators::{Shape, FAMILIES};
-use crate::period::{month_end, Period, PeriodKind};
+use crate::period::{month_end, month_start, Period, PeriodKind};
 use crate::person::{PersonState, PersonView};
 use crate::strata::{strata_of, Stratum, StratumType};
 
@@ -73,11 +73,16 @@ pub type Counts = FxHashMap<Key, Tally>;
 #[derive(Default)]
 pub struct Emitter {
     cells: BTreeMap<(&'static str, Period), Tally>,
+    /// Periods ending before this are not wanted (see [`contributions_from`]).
+    floor: Option<NaiveDate>,
 }
 
 impl Emitter {
     /// Adds `tally` to one cell in one period.
     pub fn add(&mut self, cell: &'static str, period: Period, tally: Tally) {
+        if self.floor.is_some_and(|floor| period.end < floor) {
+            return;
+        }
         *self.cells.entry((cell, period)).or_default() += tally;
     }
 
@@ -121,8 +126,20 @@ pub fn person_contributions(state: &PersonState) -> Counts {
 
 /// [`person_contributions`] of a view already made (the engine also looks at its events).
 pub fn contributions(view: &PersonView) -> Counts {
+    contributions_from(view, None)
+}
+
+/// The person's contributions to periods ending on or after `from` (all of them for `None`).
+/// The changes there are the same as in the full contributions: each kind's first period from
+/// `from` on is taken against the person's value just before it, which is evaluated too. The
+/// engine uses it with [`crate::reach::reach_of`], before and after a batch, so that a person
+/// with years of history costs the months a batch can change, not all of them.
+pub fn contributions_from(view: &PersonView, from: Option<NaiveDate>) -> Counts {
     let mut counts = Counts::default();
-    let mut dated = Emitter::default();
+    // For dated amounts, the value just before `from` is the amount in the period that ends
+    // the month before: no earlier period is needed.
+    let floor = from.map(|from| month_start(from) - Days::new(1));
+    let mut dated = Emitter { cells: BTreeMap::new(), floor };
     let mut has_state_families = false;
     for family in FAMILIES {
         match family.shape {
@@ -138,20 +155,41 @@ pub fn contributions(view: &PersonView) -> Counts {
             points.entry(period).or_default().push((cell, tally));
             points.entry(Period::new(period.kind, period.end + Days::new(1))).or_default();
         }
-        add_changes(view, points, &mut counts);
+        add_changes(view, points, from, &mut counts);
     }
     if has_state_families {
-        let periods = change_points(view);
+        let mut periods = change_points(view);
+        if let Some(from) = from {
+            periods = from_the_value_before(periods, from);
+        }
         let mut cells = StateCells { cells: vec![Vec::new(); periods.len()] };
         for family in FAMILIES {
             if let Shape::State(contribute) = family.shape {
                 contribute(view, &periods, &mut cells);
             }
         }
-        add_changes(view, periods.into_iter().zip(cells.cells), &mut counts);
+        add_changes(view, periods.into_iter().zip(cells.cells), from, &mut counts);
     }
     counts.retain(|_, tally| !tally.is_zero());
     counts
+}
+
+/// Of change points in `(kind, end)` order, those ending on or after `from`, each kind's led by
+/// its last point before `from` (which gives the value the first of them changes from).
+fn from_the_value_before(periods: Vec<Period>, from: NaiveDate) -> Vec<Period> {
+    let mut kept = Vec::with_capacity(periods.len());
+    let mut before: Option<Period> = None;
+    for period in periods {
+        if period.end < from {
+            before = Some(period);
+            continue;
+        }
+        if let Some(previous) = before.take().filter(|previous| previous.kind == period.kind) {
+            kept.push(previous);
+        }
+        kept.push(period);
+    }
+    kept
 }
 
 /// One stratified value: (cell, stratum, tally).
@@ -159,10 +197,12 @@ type Stratified = (&'static str, Stratum, Tally);
 
 /// Turns a person's values at successive periods (in `(kind, end)` order; the value holds
 /// until the next period of its kind) into changes: stratified at each period, minus the
-/// stratified value at the previous one.
+/// stratified value at the previous one. Periods ending before `from` only give the value the
+/// next one changes from.
 fn add_changes(
     view: &PersonView,
     evaluations: impl IntoIterator<Item = (Period, Vec<(&'static str, Tally)>)>,
+    from: Option<NaiveDate>,
     counts: &mut Counts,
 ) {
     let mut previous: Vec<Stratified> = Vec::new();
@@ -199,6 +239,10 @@ fn add_changes(
             }
             same
         });
+        if from.is_some_and(|from| period.end < from) {
+            previous = current;
+            continue;
+        }
         // Both sorted: walk them together.
         let (mut old, mut new) = (previous.iter().peekable(), current.iter().peekable());
         loop {

@@ -177,6 +177,124 @@ fn summed_changes_equal_every_family_evaluated_at_every_period() {
     assert!(checked_cells > 100_000, "the random people must exercise the families: {checked_cells} cells");
 }
 
+/// Records the families read in ways `random_person` does not make: detentions (sections 2 and
+/// 3, short-term orders, ends before starts), contacts dated before their referral, scores and
+/// interventions of episodes that may not exist, responses, a second death and demographics.
+fn awkward_events(rng: &mut ChaCha8Rng) -> Vec<Event> {
+    let mut n = 1000;
+    let mut events = Vec::new();
+    for d in 0..rng.gen_range(0..4) {
+        let id = format!("d{d}");
+        let section = [MhaSection::S2, MhaSection::S3, MhaSection::S136, MhaSection::S37][rng.gen_range(0..4)];
+        let start = date(rng);
+        events.push(event(&mut n, start, Payload::MhaDetentionStarted { detention_id: id.clone(), section }));
+        if rng.gen_bool(0.7) {
+            let end = if rng.gen_bool(0.2) { start - Days::new(3) } else { start + Days::new(rng.gen_range(0..60)) };
+            events.push(event(&mut n, end, Payload::MhaDetentionEnded { detention_id: id }));
+        }
+    }
+    for _ in 0..rng.gen_range(0..4) {
+        let referral_id = format!("r{}", rng.gen_range(0..4));
+        let payload = match rng.gen_range(0..3) {
+            0 => Payload::CareContact { referral_id, attended: true, purpose: ContactPurpose::Treatment },
+            1 => Payload::ReferralDischarged { referral_id },
+            _ => {
+                let instrument = [Instrument::Phq9, Instrument::Gad7, Instrument::Reqol10][rng.gen_range(0..3)];
+                let items = (0..instrument.item_count()).map(|_| rng.gen_range(0..=instrument.max_item())).collect();
+                Payload::OutcomeMeasure { referral_id, instrument, items }
+            }
+        };
+        events.push(event(&mut n, date(rng), payload));
+    }
+    for _ in 0..rng.gen_range(0..3) {
+        let ward_stay_id = format!("w{}", rng.gen_range(0..3));
+        let payload = Payload::RestrictiveIntervention { ward_stay_id, kind: InterventionKind::PhysicalRestraint };
+        events.push(event(&mut n, date(rng), payload));
+    }
+    for _ in 0..rng.gen_range(0..3) {
+        let response = [FftAnswer::Good, FftAnswer::Poor][rng.gen_range(0..2)];
+        events.push(event(&mut n, date(rng), Payload::FftResponse { response, team_code: None }));
+    }
+    if rng.gen_bool(0.2) {
+        let payload = Payload::Death { cause: DeathCause::SuspectedSuicide, place: DeathPlace::UsualResidence };
+        events.push(event(&mut n, date(rng), payload));
+    }
+    if rng.gen_bool(0.1) {
+        let payload = Payload::Demographics {
+            birth_date: NaiveDate::from_ymd_opt(1958, 6, 30).unwrap(),
+            sex: Sex::Male,
+            ethnic_category: EthnicCategory::parse("M").unwrap(),
+            imd_decile: None,
+        };
+        events.push(event(&mut n, date(rng), payload));
+    }
+    events
+}
+
+/// The engine computes a touched person's contributions only from the month `reach_of` gives:
+/// for random people fed in random order, in random batches with retractions (of known, later
+/// and unknown events), the change it computes equals new minus old contributions in full.
+#[test]
+fn contributions_from_the_reach_change_as_the_full_contributions_do() {
+    use crate::person::Additions;
+    use crate::reach::{reach_of, Reach};
+    use rand::seq::SliceRandom;
+
+    let mut rng = ChaCha8Rng::seed_from_u64(2027);
+    let (mut batches, mut restricted, mut compared) = (0, 0, 0);
+    for person in 0..400 {
+        let mut events: Vec<Event> = random_person(&mut rng).all_events().cloned().collect();
+        events.extend(awkward_events(&mut rng));
+        events.shuffle(&mut rng);
+        let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).chain(["nowhere".to_owned()]).collect();
+        let mut state = PersonState::default();
+        let mut arriving = events.into_iter().peekable();
+        while arriving.peek().is_some() {
+            let before = state.clone();
+            let mut additions = Additions::default();
+            for event in arriving.by_ref().take(rng.gen_range(1..6)) {
+                state.insert_noting(event, &mut additions);
+            }
+            for _ in 0..rng.gen_range(0..3) {
+                if rng.gen_bool(0.3) {
+                    state.retract_noting(&ids[rng.gen_range(0..ids.len())], &mut additions);
+                }
+            }
+            let full = {
+                let mut change = Counts::default();
+                add_difference(&mut change, &person_contributions(&before), &person_contributions(&state));
+                change
+            };
+            let from = match reach_of(&state, &additions) {
+                Reach::Nothing => {
+                    assert!(full.is_empty(), "person {person}: nothing in effect changed, yet {full:?}");
+                    continue;
+                }
+                Reach::From(date) => Some(date),
+                Reach::Everything => None,
+            };
+            let new = contributions_from(&state.view(), from);
+            let mut expected = person_contributions(&state);
+            expected.retain(|key, _| from.is_none_or(|from| key.period.end >= from));
+            assert_eq!(new, expected, "person {person}: the changes from {from:?} on are the full ones");
+            let mut change = Counts::default();
+            add_difference(&mut change, &contributions_from(&before.view(), from), &new);
+            for key in full.keys().chain(change.keys()) {
+                assert_eq!(change.get(key), full.get(key), "person {person}, from {from:?}: {key:?}\n{state:#?}");
+            }
+            batches += 1;
+            compared += full.len();
+            restricted +=
+                usize::from(from.is_some() && state.view().events.first().is_some_and(|e| Some(e.date) < from));
+        }
+    }
+    assert!(compared > 50_000, "the batches must change many cells: {compared}");
+    assert!(
+        restricted * 3 > batches,
+        "a third of the batches must leave earlier months out: {restricted} of {batches}"
+    );
+}
+
 /// A record dated 1 March 2023 leaves the 12-month window at the end of February 2024 (a leap
 /// year), a month before its anniversary month: only the `+365 days` change point sees it.
 #[test]

@@ -12,6 +12,7 @@
 //! - [`person`]: one person's events in effect, latest-wins demographics.
 //! - [`indicators`]: the catalogue (one table) and the families that count from person state.
 //! - [`contrib`]: a person's contributions to (indicator, period, stratum) cells, and deltas.
+//! - [`reach`]: from which month a batch's additions can change a person's contributions.
 //! - [`replay`]: the engine's semantics in memory, the reference the services are tested against.
 //! - [`population`]: the reference population files behind rates per population.
 //! - [`values`]: counts → values with confidence limits, and disclosure control.
@@ -25,6 +26,7 @@ pub mod period;
 pub mod person;
 pub mod population;
 pub mod pseudonym;
+pub mod reach;
 pub mod reject;
 pub mod replay;
 pub mod spc;

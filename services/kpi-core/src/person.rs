@@ -86,6 +86,17 @@ impl PersonState {
         }
     }
 
+    /// The known events that `additions` inserted or retracted (a retraction still waiting for
+    /// its target has none).
+    pub fn changed_by<'a>(&'a self, additions: &'a Additions) -> impl Iterator<Item = &'a Event> {
+        additions.events.iter().chain(&additions.retractions).filter_map(|id| self.events.get(id))
+    }
+
+    /// Every event known for the person, retracted ones included, in no particular order.
+    pub fn all_events(&self) -> impl Iterator<Item = &Event> {
+        self.events.values()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.events.is_empty() && self.retracted.is_empty()
     }

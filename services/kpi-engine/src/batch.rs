@@ -8,8 +8,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use kpi_core::contrib::{add_counts, add_difference, contributions, Counts};
+use kpi_core::contrib::{add_counts, add_difference, contributions_from, Counts};
 use kpi_core::person::{ended_before_started, Additions, PersonState};
+use kpi_core::reach::{reach_of, Reach};
 use kpi_core::{Event, Payload};
 use kpi_warehouse::engine::{self as store, Claim, Seen};
 use kpi_warehouse::WarehouseError;
@@ -373,6 +374,16 @@ fn differences_of(touched: &[(&Touch, &PersonState)]) -> (Counts, Vec<Event>) {
     let mut deltas = Counts::default();
     let mut inconsistent = Vec::new();
     for (touch, state) in touched {
+        // Only the months the batch can change are computed, before and after (`kpi_core::reach`).
+        let from = if touch.new {
+            None
+        } else {
+            match reach_of(state, &touch.additions) {
+                Reach::Nothing => continue,
+                Reach::From(date) => Some(date),
+                Reach::Everything => None,
+            }
+        };
         let after = state.view();
         let before = (!touch.new).then(|| state.view_without(&touch.additions));
         let known: HashSet<&str> = before
@@ -382,8 +393,8 @@ fn differences_of(touched: &[(&Touch, &PersonState)]) -> (Counts, Vec<Event>) {
         inconsistent.extend(
             ended_before_started(&after.events).into_iter().filter(|e| !known.contains(e.event_id.as_str())).cloned(),
         );
-        let old = before.as_ref().map(contributions).unwrap_or_default();
-        add_difference(&mut deltas, &old, &contributions(&after));
+        let old = before.as_ref().map(|before| contributions_from(before, from)).unwrap_or_default();
+        add_difference(&mut deltas, &old, &contributions_from(&after, from));
     }
     (deltas, inconsistent)
 }
