@@ -18,7 +18,7 @@ use chrono::{Days, Months, NaiveDate};
 use crate::indicators::{Shape, FAMILIES};
 use crate::period::{month_end, month_start, Period, PeriodKind};
 use crate::person::{PersonState, PersonView};
-use crate::strata::{strata_of, Stratum, StratumType};
+use crate::strata::{age_band_on, strata_in_band, Attributes, Stratum, UNKNOWN};
 
 /// One row of the warehouse's `indicator_counts`: a counted cell (an indicator id, or a
 /// quantity indicators are derived from, such as bed days), a period and a stratum.
@@ -135,7 +135,67 @@ pub fn contributions(view: &PersonView) -> Counts {
 /// engine uses it with [`crate::reach::reach_of`], before and after a batch, so that a person
 /// with years of history costs the months a batch can change, not all of them.
 pub fn contributions_from(view: &PersonView, from: Option<NaiveDate>) -> Counts {
+    let attributes = view.attributes.as_ref();
     let mut counts = Counts::default();
+    for (change, tally) in changes_from(view, from) {
+        for stratum in strata_in_band(attributes, change.band) {
+            add_tally(&mut counts, Key { indicator: change.cell, period: change.period, stratum }, tally);
+        }
+    }
+    counts.retain(|_, tally| !tally.is_zero());
+    counts
+}
+
+/// Adds one person's count changes from `from` on into `deltas`: their contributions after a
+/// batch (`after`) minus those before it (`before`; `None` for a person new to the engine),
+/// cells that net to zero dropped. The same as [`add_difference`] of the two
+/// [`contributions_from`], but when the demographics are the same before and after (any batch
+/// that changes no demographics record) both sides fall in the same strata, so the difference
+/// is taken before stratifying, on a sixth of the entries, and only what differs is stratified.
+pub fn add_change(deltas: &mut Counts, before: Option<&PersonView>, after: &PersonView, from: Option<NaiveDate>) {
+    let new = changes_from(after, from);
+    let old = before.map(|before| changes_from(before, from)).unwrap_or_default();
+    let stratified = |deltas: &mut Counts, attributes: Option<&Attributes>, change: &Change, tally: Tally| {
+        for stratum in strata_in_band(attributes, change.band) {
+            apply(deltas, Key { indicator: change.cell, period: change.period, stratum }, tally);
+        }
+    };
+    let (was, is) = (before.map_or(after.attributes, |before| before.attributes), after.attributes);
+    if was != is {
+        for (change, tally) in &new {
+            stratified(deltas, is.as_ref(), change, *tally);
+        }
+        for (change, tally) in &old {
+            stratified(deltas, was.as_ref(), change, Tally::default() - *tally);
+        }
+        return;
+    }
+    for (change, tally) in &new {
+        let difference = *tally - old.get(change).copied().unwrap_or_default();
+        if !difference.is_zero() {
+            stratified(deltas, is.as_ref(), change, difference);
+        }
+    }
+    for (change, tally) in &old {
+        if !new.contains_key(change) {
+            stratified(deltas, is.as_ref(), change, Tally::default() - *tally);
+        }
+    }
+}
+
+/// Where a change by month is counted before it is stratified: a cell, a period and the age band
+/// it is counted in. The other five breakdowns are the person's own whatever the period, so a
+/// change stands for six [`Key`]s: the person's strata with this band ([`strata_in_band`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Change {
+    cell: &'static str,
+    period: Period,
+    band: &'static str,
+}
+
+/// A person's changes by month from `from` on, not yet stratified; zero changes left out.
+fn changes_from(view: &PersonView, from: Option<NaiveDate>) -> FxHashMap<Change, Tally> {
+    let mut changes = FxHashMap::default();
     // For dated amounts, the value just before `from` is the amount in the period that ends
     // the month before: no earlier period is needed.
     let floor = from.map(|from| month_start(from) - Days::new(1));
@@ -155,7 +215,7 @@ pub fn contributions_from(view: &PersonView, from: Option<NaiveDate>) -> Counts 
             points.entry(period).or_default().push((cell, tally));
             points.entry(Period::new(period.kind, period.end + Days::new(1))).or_default();
         }
-        add_changes(view, points, from, &mut counts);
+        add_changes(view, points, from, &mut changes);
     }
     if has_state_families {
         let mut periods = change_points(view);
@@ -168,10 +228,10 @@ pub fn contributions_from(view: &PersonView, from: Option<NaiveDate>) -> Counts 
                 contribute(view, &periods, &mut cells);
             }
         }
-        add_changes(view, periods.into_iter().zip(cells.cells), from, &mut counts);
+        add_changes(view, periods.into_iter().zip(cells.cells), from, &mut changes);
     }
-    counts.retain(|_, tally| !tally.is_zero());
-    counts
+    changes.retain(|_, tally| !tally.is_zero());
+    changes
 }
 
 /// Of change points in `(kind, end)` order, those ending on or after `from`, each kind's led by
@@ -192,33 +252,29 @@ fn from_the_value_before(periods: Vec<Period>, from: NaiveDate) -> Vec<Period> {
     kept
 }
 
-/// One stratified value: (cell, stratum, tally).
-type Stratified = (&'static str, Stratum, Tally);
-
 /// Turns a person's values at successive periods (in `(kind, end)` order; the value holds
-/// until the next period of its kind) into changes: stratified at each period, minus the
-/// stratified value at the previous one. Periods ending before `from` only give the value the
-/// next one changes from.
+/// until the next period of its kind) into changes: each period's values minus the previous
+/// period's, in the age band of each. Where the band moves (a birthday crosses an edge), the
+/// values leave the old band and enter the new one whole; stratified, the person's other five
+/// strata then net to the plain difference. Periods ending before `from` only give the value
+/// the next one changes from.
 fn add_changes(
     view: &PersonView,
     evaluations: impl IntoIterator<Item = (Period, Vec<(&'static str, Tally)>)>,
     from: Option<NaiveDate>,
-    counts: &mut Counts,
+    changes: &mut FxHashMap<Change, Tally>,
 ) {
-    let mut previous: Vec<Stratified> = Vec::new();
+    let attributes = view.attributes.as_ref();
+    let mut previous: Vec<(&'static str, Tally)> = Vec::new();
+    let mut previous_band = UNKNOWN;
     let mut previous_kind = None;
-    for (period, values) in evaluations {
+    for (period, mut values) in evaluations {
         if previous_kind != Some(period.kind) {
             previous.clear();
             previous_kind = Some(period.kind);
         }
-        // Cells in order, each followed by its strata in order: `current` comes out in address
-        // order without sorting it (six times as long as `values`; sorting it was a tenth of
-        // the engine's CPU).
-        let mut strata = strata_of(view.attributes.as_ref(), period.end);
-        strata.sort_unstable_by_key(|stratum| (stratum.kind, stratum.value.as_ptr() as usize, stratum.value.len()));
-        let mut values = values;
-        values.sort_unstable_by_key(|(cell, _)| (cell.as_ptr() as usize, cell.len()));
+        let band = age_band_on(attributes, period.end);
+        values.sort_unstable_by_key(|(cell, _)| address_order(cell));
         values.dedup_by(|later, earlier| {
             let same = std::ptr::eq(later.0, earlier.0);
             if same {
@@ -226,62 +282,55 @@ fn add_changes(
             }
             same
         });
-        let mut current: Vec<Stratified> = Vec::with_capacity(values.len() * strata.len());
-        for (cell, tally) in values {
-            current.extend(strata.iter().map(|stratum| (cell, *stratum, tally)));
-        }
-        debug_assert!(current.is_sorted_by_key(address_order));
-        // A stratum twice (never so far) gives neighbouring entries: summed.
-        current.dedup_by(|later, earlier| {
-            let same = address_order(later) == address_order(earlier);
-            if same {
-                earlier.2 += later.2;
+        if from.is_none_or(|from| period.end >= from) {
+            let mut push = |cell, band, tally| add_tally(changes, Change { cell, period, band }, tally);
+            if band == previous_band {
+                // Both sorted: walk them together.
+                let (mut old, mut new) = (previous.iter().peekable(), values.iter().peekable());
+                loop {
+                    match (old.peek().copied(), new.peek().copied()) {
+                        (None, None) => break,
+                        (Some(o), Some(n)) if address_order(&o.0) == address_order(&n.0) => {
+                            push(n.0, band, n.1 - o.1);
+                            old.next();
+                            new.next();
+                        }
+                        (Some(o), Some(n)) if address_order(&o.0) < address_order(&n.0) => {
+                            push(o.0, band, Tally::default() - o.1);
+                            old.next();
+                        }
+                        (Some(o), None) => {
+                            push(o.0, band, Tally::default() - o.1);
+                            old.next();
+                        }
+                        (_, Some(n)) => {
+                            push(n.0, band, n.1);
+                            new.next();
+                        }
+                    }
+                }
+            } else {
+                for &(cell, tally) in &previous {
+                    push(cell, previous_band, Tally::default() - tally);
+                }
+                for &(cell, tally) in &values {
+                    push(cell, band, tally);
+                }
             }
-            same
-        });
-        if from.is_some_and(|from| period.end < from) {
-            previous = current;
-            continue;
         }
-        // Both sorted: walk them together.
-        let (mut old, mut new) = (previous.iter().peekable(), current.iter().peekable());
-        loop {
-            let (key, change) = match (old.peek().copied(), new.peek().copied()) {
-                (None, None) => break,
-                (Some(o), Some(n)) if address_order(o) == address_order(n) => {
-                    let change = (n.0, n.1, n.2 - o.2);
-                    old.next();
-                    new.next();
-                    ((change.0, change.1), change.2)
-                }
-                (Some(o), Some(n)) if address_order(o) < address_order(n) => {
-                    old.next();
-                    ((o.0, o.1), Tally::default() - o.2)
-                }
-                (Some(o), None) => {
-                    old.next();
-                    ((o.0, o.1), Tally::default() - o.2)
-                }
-                (_, Some(n)) => {
-                    new.next();
-                    ((n.0, n.1), n.2)
-                }
-            };
-            add(counts, Key { indicator: key.0, period, stratum: key.1 }, change);
-        }
-        previous = current;
+        previous = values;
+        previous_band = band;
     }
 }
 
-/// Where a (cell, stratum) entry sorts in [`add_changes`]: by the addresses of its `'static`
-/// names, not by their text. Sorting and matching every changed person's entries by text (long
-/// shared prefixes such as `mha_detention...`) was about a fifth of the engine's CPU. The walk
-/// needs only a total order that the old and the new list share. Should one name ever sit at two
-/// addresses, its entries are simply not matched with each other: each is still added to the
-/// same [`Key`] (which compares text), so the change summed into the cell is the same.
-fn address_order(entry: &Stratified) -> (usize, usize, StratumType, usize, usize) {
-    let (cell, stratum, _) = entry;
-    (cell.as_ptr() as usize, cell.len(), stratum.kind, stratum.value.as_ptr() as usize, stratum.value.len())
+/// Where a cell's entry sorts in [`add_changes`]: by the address of its `'static` name, not by
+/// its text. Sorting and matching every changed person's entries by text (long shared prefixes
+/// such as `mha_detention...`) was about a fifth of the engine's CPU. The walk needs only a
+/// total order that the old and the new list share. Should one name ever sit at two addresses,
+/// its entries are simply not matched with each other: each is still added to the same
+/// [`Change`] (which compares text), so the change summed into the cell is the same.
+fn address_order(cell: &&'static str) -> (usize, usize) {
+    (cell.as_ptr() as usize, cell.len())
 }
 
 /// The periods, per kind in month order, at which a state can change. Every state is decided by
@@ -315,9 +364,10 @@ pub fn change_points(view: &PersonView) -> Vec<Period> {
     PeriodKind::ALL.into_iter().flat_map(|kind| ends.iter().map(move |&end| Period { kind, end })).collect()
 }
 
-fn add(counts: &mut Counts, key: Key, tally: Tally) {
+/// Adds a non-zero `tally` to `key` (cells, or changes before stratifying).
+fn add_tally<K: std::hash::Hash + Eq>(map: &mut FxHashMap<K, Tally>, key: K, tally: Tally) {
     if !tally.is_zero() {
-        *counts.entry(key).or_default() += tally;
+        *map.entry(key).or_default() += tally;
     }
 }
 

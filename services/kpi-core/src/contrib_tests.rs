@@ -11,6 +11,7 @@ use super::*;
 use crate::codes::*;
 use crate::event::{Event, Payload};
 use crate::period::month_ends;
+use crate::strata::strata_of;
 
 fn direct(state: &PersonState, periods: &[Period]) -> Counts {
     let view = state.view();
@@ -25,7 +26,7 @@ fn direct(state: &PersonState, periods: &[Period]) -> Counts {
     let mut out = Counts::default();
     let mut put = |cell, period: Period, tally| {
         for stratum in strata_of(view.attributes.as_ref(), period.end) {
-            add(&mut out, Key { indicator: cell, period, stratum }, tally);
+            add_tally(&mut out, Key { indicator: cell, period, stratum }, tally);
         }
     };
     for (period, values) in periods.iter().zip(cells.cells) {
@@ -233,7 +234,9 @@ fn awkward_events(rng: &mut ChaCha8Rng) -> Vec<Event> {
 
 /// The engine computes a touched person's contributions only from the month `reach_of` gives:
 /// for random people fed in random order, in random batches with retractions (of known, later
-/// and unknown events), the change it computes equals new minus old contributions in full.
+/// and unknown events), the change it computes equals new minus old contributions in full,
+/// whether it takes the difference of the stratified contributions or, as it does, before
+/// stratifying ([`add_change`]).
 #[test]
 fn contributions_from_the_reach_change_as_the_full_contributions_do() {
     use crate::person::Additions;
@@ -242,6 +245,7 @@ fn contributions_from_the_reach_change_as_the_full_contributions_do() {
 
     let mut rng = ChaCha8Rng::seed_from_u64(2027);
     let (mut batches, mut restricted, mut compared) = (0, 0, 0);
+    let (mut new_persons, mut demographics_changed) = (0, 0);
     for person in 0..400 {
         let mut events: Vec<Event> = random_person(&mut rng).all_events().cloned().collect();
         events.extend(awkward_events(&mut rng));
@@ -282,6 +286,15 @@ fn contributions_from_the_reach_change_as_the_full_contributions_do() {
             for key in full.keys().chain(change.keys()) {
                 assert_eq!(change.get(key), full.get(key), "person {person}, from {from:?}: {key:?}\n{state:#?}");
             }
+            // What the engine adds: the difference taken before stratifying (or, for a person
+            // new to it, against nothing).
+            let (was, is) = (before.view(), state.view());
+            let was = (!was.events.is_empty()).then_some(was);
+            let mut engine = Counts::default();
+            add_change(&mut engine, was.as_ref(), &is, from);
+            assert_eq!(engine, full, "person {person}, from {from:?}: the engine's change\n{state:#?}");
+            new_persons += usize::from(was.is_none());
+            demographics_changed += usize::from(was.as_ref().is_some_and(|was| was.attributes != is.attributes));
             batches += 1;
             compared += full.len();
             restricted +=
@@ -292,6 +305,11 @@ fn contributions_from_the_reach_change_as_the_full_contributions_do() {
     assert!(
         restricted * 3 > batches,
         "a third of the batches must leave earlier months out: {restricted} of {batches}"
+    );
+    assert!(
+        new_persons >= 300 && demographics_changed >= 100,
+        "both of add_change's other paths must be taken: {new_persons} new persons, \
+         {demographics_changed} batches changing demographics"
     );
 }
 

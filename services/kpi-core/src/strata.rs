@@ -156,13 +156,25 @@ pub fn imd_quintile_label(decile: Option<u8>) -> &'static str {
 
 /// The six strata (one per breakdown) a person falls in for a period ending on `period_end`.
 pub fn strata_of(attributes: Option<&Attributes>, period_end: NaiveDate) -> [Stratum; 6] {
+    strata_in_band(attributes, age_band_on(attributes, period_end))
+}
+
+/// The person's age-band label for a period ending on `period_end`, `unknown` without
+/// demographics. Of the six breakdowns only this one moves from period to period.
+pub fn age_band_on(attributes: Option<&Attributes>, period_end: NaiveDate) -> &'static str {
+    attributes.map_or(UNKNOWN, |a| age_band(age_on(a.birth_date, period_end)))
+}
+
+/// The six strata of a person whose age band is `band` (one of [`StratumType::AgeBand`]'s
+/// values, as [`age_band_on`] gives).
+pub fn strata_in_band(attributes: Option<&Attributes>, band: &'static str) -> [Stratum; 6] {
     let cell = |kind, value| Stratum { kind, value };
     match attributes {
         None => [
             Stratum::ALL,
             cell(StratumType::EthnicGroup, UNKNOWN),
             cell(StratumType::EthnicCategory, UNKNOWN),
-            cell(StratumType::AgeBand, UNKNOWN),
+            cell(StratumType::AgeBand, band),
             cell(StratumType::Sex, "other_or_unknown"),
             cell(StratumType::ImdQuintile, UNKNOWN),
         ],
@@ -170,7 +182,7 @@ pub fn strata_of(attributes: Option<&Attributes>, period_end: NaiveDate) -> [Str
             Stratum::ALL,
             cell(StratumType::EthnicGroup, ethnic_group(a.ethnic_category)),
             cell(StratumType::EthnicCategory, ethnic_category_label(a.ethnic_category)),
-            cell(StratumType::AgeBand, age_band(age_on(a.birth_date, period_end))),
+            cell(StratumType::AgeBand, band),
             cell(StratumType::Sex, sex_label(a.sex)),
             cell(StratumType::ImdQuintile, imd_quintile_label(a.imd_decile)),
         ],

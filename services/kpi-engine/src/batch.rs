@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use kpi_core::contrib::{add_counts, add_difference, contributions_from, Counts};
+use kpi_core::contrib::{add_change, add_counts, Counts};
 use kpi_core::person::{ended_before_started, Additions, PersonState};
 use kpi_core::reach::{reach_of, Reach};
 use kpi_core::{Event, Payload};
@@ -393,8 +393,7 @@ fn differences_of(touched: &[(&Touch, &PersonState)]) -> (Counts, Vec<Event>) {
         inconsistent.extend(
             ended_before_started(&after.events).into_iter().filter(|e| !known.contains(e.event_id.as_str())).cloned(),
         );
-        let old = before.as_ref().map(|before| contributions_from(before, from)).unwrap_or_default();
-        add_difference(&mut deltas, &old, &contributions_from(&after, from));
+        add_change(&mut deltas, before.as_ref(), &after, from);
     }
     (deltas, inconsistent)
 }
