@@ -51,6 +51,13 @@ pub async fn migrate(pool: &PgPool) -> Result<(), WarehouseError> {
     Ok(())
 }
 
+/// Whether PostgreSQL's autovacuum is on. Off, nothing refreshes the tables' statistics, and
+/// the plans of the engine's reads degrade as `events_seen` grows (see `engine::load_persons`).
+pub async fn autovacuum_is_on(pool: &PgPool) -> Result<bool, WarehouseError> {
+    let setting: String = sqlx::query_scalar("SELECT current_setting('autovacuum')").fetch_one(pool).await?;
+    Ok(setting == "on")
+}
+
 /// Whether the database answers (for `/readyz`).
 pub async fn is_ready(pool: &PgPool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()

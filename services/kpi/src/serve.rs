@@ -43,7 +43,16 @@ async fn warehouse(settings: &Settings, shutdown: &CancellationToken) -> anyhow:
     let mut backoff = Duration::from_millis(500);
     loop {
         match kpi_warehouse::migrate(&pool).await {
-            Ok(()) => return Ok(Some(pool)),
+            Ok(()) => {
+                if let Ok(false) = kpi_warehouse::autovacuum_is_on(&pool).await {
+                    tracing::warn!(
+                        "PostgreSQL's autovacuum is off: nothing refreshes the warehouse's statistics, and \
+                         reading persons back slows down as events_seen grows; turn autovacuum on, or run \
+                         ANALYZE events_seen, retractions, indicator_counts regularly"
+                    );
+                }
+                return Ok(Some(pool));
+            }
             Err(error) => {
                 tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "warehouse not reachable or not migrated yet; retrying");
                 tokio::select! {
