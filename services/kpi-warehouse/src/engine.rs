@@ -47,12 +47,21 @@ pub async fn load_persons(
     if persons.is_empty() {
         return Ok(Vec::new());
     }
-    // The persons are joined, not tested with `s.person = ANY($1)`: once PostgreSQL caches a
-    // generic plan for that (after five runs) and chooses a scan of `events_seen` (no
-    // statistics, as with autovacuum off), it compares every row with every person in the
-    // array: a 10,000,000-event bench stalled on it (a batch's read-back over 30 s), and psql on
-    // that table (2,700,000 rows, 8,000 persons) took 100 s. Joined, the same plan is a hash
-    // join (0.75 s there), and with statistics an index lookup a person.
+    // Read as one index lookup a person, whatever PostgreSQL estimates. Without statistics (as
+    // with autovacuum off) its plan for `s.person = ANY($1)` was a scan of events_seen, and once
+    // cached as a generic plan it compared every row with every person in the array: a
+    // 10,000,000-event bench stalled on it (a batch's read-back over 30 s; psql on that table,
+    // 2,700,000 rows and 8,000 persons: 100 s). Joined, it became a hash join over the whole
+    // table (0.75 s there, and 175 ms a batch against 32 in the 1,000,000-event bench). With
+    // scans and hash or merge joins ruled out for this statement only (`set_config(.., true)`
+    // holds to the end of the transaction; the settings are put back right after), 8,000
+    // persons take about 250 ms and 800 about 65, with or without statistics.
+    sqlx::query(
+        "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+                set_config('enable_mergejoin', 'off', true)",
+    )
+    .execute(&mut **tx)
+    .await?;
     let rows = sqlx::query(
         "SELECT s.person, s.event,
                 EXISTS (SELECT 1 FROM retractions r
@@ -65,6 +74,12 @@ pub async fn load_persons(
     .bind(persons)
     .bind(retracting)
     .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query(
+        "SELECT set_config(name, reset_val, true) FROM pg_settings
+         WHERE name IN ('enable_seqscan', 'enable_hashjoin', 'enable_mergejoin')",
+    )
+    .execute(&mut **tx)
     .await?;
     let mut states: HashMap<String, PersonState> = HashMap::with_capacity(persons.len());
     for row in rows {
