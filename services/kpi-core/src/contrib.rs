@@ -371,7 +371,9 @@ fn add_tally<K: std::hash::Hash + Eq>(map: &mut FxHashMap<K, Tally>, key: K, tal
     }
 }
 
-/// Adds `new − old` for one person into `deltas`, dropping cells that net to zero.
+/// Adds `new − old` for one person into `deltas`, dropping cells that net to zero. The plain
+/// definition of a person's change; the engine computes the same with [`add_change`] (checked
+/// against this in `contrib_tests.rs`).
 pub fn add_difference(deltas: &mut Counts, old: &Counts, new: &Counts) {
     for (key, tally) in new {
         let before = old.get(key).copied().unwrap_or_default();

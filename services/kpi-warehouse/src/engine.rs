@@ -55,7 +55,7 @@ pub async fn load_persons(
     // table (0.75 s there, and 175 ms a batch against 32 in the 1,000,000-event bench). With
     // scans and hash or merge joins ruled out for this statement only (`set_config(.., true)`
     // holds to the end of the transaction; the settings are put back right after), 8,000
-    // persons take about 250 ms and 800 about 65, with or without statistics.
+    // persons take 190-280 ms and 800 about 65 there, with or without statistics.
     sqlx::query(
         "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
                 set_config('enable_mergejoin', 'off', true)",
