@@ -5,6 +5,8 @@ use prometheus::{
     CounterVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
+use kpi_runtime::keep_polling::ConsumerPauses;
+
 use crate::batch::BatchReport;
 
 #[derive(Clone)]
@@ -19,6 +21,8 @@ pub struct EngineMetrics {
     partitions_owned: IntGauge,
     persons_in_memory: IntGauge,
     consumer_lag: IntGaugeVec,
+    /// The canonical-topic consumer paused while a batch waits on the warehouse.
+    pub pauses: ConsumerPauses,
 }
 
 fn seconds_buckets() -> Vec<f64> {
@@ -96,6 +100,7 @@ impl EngineMetrics {
         for (step, _) in crate::batch::StepTimes::default().labelled() {
             step_seconds.with_label_values(&[step]);
         }
+        let pauses = ConsumerPauses::register(registry, "kpi_engine", "the warehouse")?;
         Ok(EngineMetrics {
             events,
             retractions_applied,
@@ -107,6 +112,7 @@ impl EngineMetrics {
             partitions_owned,
             persons_in_memory,
             consumer_lag,
+            pauses,
         })
     }
 

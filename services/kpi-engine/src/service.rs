@@ -197,7 +197,7 @@ pub async fn run(
             (prepared, landing)
         };
         let room = engine.room();
-        let ((prepared, landing), delivered) = keep_polling_until(&consumer, room, step).await?;
+        let ((prepared, landing), delivered) = keep_polling_until(&consumer, room, &metrics.pauses, step).await?;
         // After what landing the batch before alone may have read ahead.
         engine.carry(delivered);
         let failed = match landing {
@@ -285,7 +285,8 @@ impl Loop<'_> {
 
     /// Lands the batch in flight with none prepared after it; a failed one is applied again.
     async fn land_alone(&mut self, flight: InFlight, owned: &mut Owned) -> anyhow::Result<Committed> {
-        let (landing, delivered) = keep_polling_until(self.consumer, self.room(), flight.land()).await?;
+        let (landing, delivered) =
+            keep_polling_until(self.consumer, self.room(), &self.metrics.pauses, flight.land()).await?;
         self.carry(delivered);
         let mut retry = Vec::new();
         if let Some(failed) = self.land(landing?, owned) {
@@ -322,7 +323,7 @@ impl Loop<'_> {
                 }
             }
         };
-        let (swept, delivered) = keep_polling_until(self.consumer, self.room(), sweeping).await?;
+        let (swept, delivered) = keep_polling_until(self.consumer, self.room(), &self.metrics.pauses, sweeping).await?;
         self.carry(delivered);
         Ok(swept)
     }
@@ -394,7 +395,8 @@ impl Loop<'_> {
                 self.shutdown,
                 started,
             );
-            let (committed, delivered) = keep_polling_until(self.consumer, self.room(), committing).await?;
+            let (committed, delivered) =
+                keep_polling_until(self.consumer, self.room(), &self.metrics.pauses, committing).await?;
             self.carry(delivered);
             match committed {
                 Committed::Yes => commit_hint(self.consumer, self.topic, &incoming),

@@ -4,6 +4,7 @@
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
 use kpi_core::{RejectReason, Rejection};
+use kpi_runtime::keep_polling::ConsumerPauses;
 
 /// The ingest service's metrics, registered once per process.
 #[derive(Clone)]
@@ -12,6 +13,8 @@ pub struct IngestMetrics {
     rejected: IntCounterVec,
     produce_retries: IntCounter,
     batch_seconds: Histogram,
+    /// The raw-topic consumer paused while a batch waits on the broker's acknowledgements.
+    pub pauses: ConsumerPauses,
 }
 
 impl IngestMetrics {
@@ -47,7 +50,8 @@ impl IngestMetrics {
         for reason in RejectReason::ALL {
             rejected.with_label_values(&[reason.code()]);
         }
-        Ok(IngestMetrics { accepted, rejected, produce_retries, batch_seconds })
+        let pauses = ConsumerPauses::register(registry, "kpi_ingest", "the canonical topic")?;
+        Ok(IngestMetrics { accepted, rejected, produce_retries, batch_seconds, pauses })
     }
 
     pub fn event_accepted(&self, event_type: &'static str) {

@@ -110,7 +110,8 @@ pub async fn run(
             next_offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
         }
         let acknowledged = produce_all(&producer, &records, &metrics, &ready, &shutdown);
-        let (acknowledged, delivered) = keep_polling_until(&consumer, sizer.limit(), acknowledged).await?;
+        let (acknowledged, delivered) =
+            keep_polling_until(&consumer, sizer.limit(), &metrics.pauses, acknowledged).await?;
         acknowledged?;
         carried = delivered;
         let mut offsets = TopicPartitionList::new();

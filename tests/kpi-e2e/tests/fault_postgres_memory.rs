@@ -1,28 +1,34 @@
 //! End to end on real parts, back-pressure from the warehouse (canonical → engine → PostgreSQL):
 //! while a private PostgreSQL is stopped, a large feed keeps arriving. The engine must stop
-//! consuming rather than buffer the backlog: its resident memory stays under a bound and levels
-//! off while the canonical topic keeps growing: the backlog stays on the topic. When the
-//! warehouse is back it catches up and the counts equal the core over the same lines.
+//! consuming rather than buffer the backlog: once it reports its partitions paused
+//! (`kpi_engine_consumer_paused`), its resident memory stays level while the canonical topic
+//! keeps growing: the backlog stays on the topic. When the warehouse is back it catches up and
+//! the counts equal the core over the same lines.
 
 use std::time::{Duration, Instant};
 
 use kpi_e2e::pipeline::{as_rows, distinct_events, generated_feed, Pipeline, Service, CANONICAL};
 use kpi_e2e::private_pg::PrivatePg;
 
-/// Sampling lasts at least this long, and until `BACKLOG` messages have arrived after
-/// `SETTLED` (by then the engine holds its one failing batch, up to `batch_max_events`).
-const SAMPLING: Duration = Duration::from_secs(30);
-const SETTLED: f64 = 10.0;
+/// The engine pauses once a batch has waited on the warehouse with its read-ahead full for
+/// `kpi_runtime::keep_polling::PAUSE_AFTER` (5 s), after the pool's 5 s acquire time-out.
+const PAUSED_WITHIN: Duration = Duration::from_secs(60);
+/// The engine must have stayed paused this long before memory is read (librdkafka drops its
+/// prefetch when paused) and the second part of the backlog is produced.
+const QUIET: Duration = Duration::from_secs(2);
+/// Sampling after the pause lasts at least this long, and until `BACKLOG` messages have arrived.
+const SAMPLING: Duration = Duration::from_secs(20);
 const BACKLOG: i64 = 25_000;
-/// Lines of the backlog produced before `SETTLED`; the rest (over 35,000) come after it.
+/// Lines of the backlog produced before the pause (enough to fill the failing batch and its
+/// read-ahead); the rest (over 35,000) come after it.
 const BACKLOG_EARLY: usize = 15_000;
 const SAMPLING_MAX: Duration = Duration::from_secs(150);
-/// librdkafka may pre-fetch into its queue while the engine is stuck (up to
-/// `queued.min.messages` 100,000 messages or `queued.max.messages.kbytes` 64 MiB); buffering
-/// the backlog in the engine as well would exceed this.
+/// librdkafka may pre-fetch into its queue until the pause (up to `queued.min.messages`
+/// 100,000 messages or `queued.max.messages.kbytes` 64 MiB); buffering the backlog in the
+/// engine as well would exceed this.
 const RSS_BOUND_MIB: i64 = 160;
-/// Growth allowed after `SETTLED` while `BACKLOG` messages (several MiB of JSON, more once
-/// decoded) arrive: buffering them would exceed it.
+/// Growth allowed after the pause while `BACKLOG` messages (several MiB of JSON, more once
+/// decoded) arrive: fetching or buffering them would exceed it.
 const PLATEAU_MIB: i64 = 4;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -44,46 +50,63 @@ async fn engine_memory_stays_bounded_while_the_warehouse_is_down() {
     phase(&format!("warm-up applied; engine RSS {baseline} MiB; stopping PostgreSQL"));
 
     pg.stop().await;
-    // The backlog comes in two parts, the second once the engine has settled, so that at least
+    // The backlog comes in two parts, the second once the engine has paused, so that at least
     // `BACKLOG` messages arrive while it is watched however fast ingest was at first.
     let (early, late) = backlog.split_at(BACKLOG_EARLY);
     assert!(late.len() as i64 > BACKLOG + 5_000, "the late part of the backlog is too small to show anything");
     let early_producer = pipeline.spawn_producer("backlog-early.ndjson", early);
-    let mut late_producer = None;
     let down_at = Instant::now();
-    let lag_before = lag(&pipeline).await;
+    let lag_before = metric(&pipeline, "kpi_engine_consumer_lag_messages").await;
     // (seconds into the outage, RSS MiB, canonical messages)
     let mut samples: Vec<(f64, i64, i64)> = Vec::new();
-    let mut settled: Option<(i64, i64)> = None; // (RSS MiB, canonical) at SETTLED
-    loop {
-        assert!(pipeline.is_alive(Service::Engine), "the engine exited:\n{}", pipeline.logs());
-        let canonical: i64 = pipeline.high_watermarks(CANONICAL).await.values().sum();
-        let t = down_at.elapsed().as_secs_f64();
-        samples.push((t, rss_mib(pid), canonical));
-        if t >= SETTLED && settled.is_none() {
-            settled = Some((rss_mib(pid), canonical));
-            late_producer = Some(pipeline.spawn_producer("backlog-late.ndjson", late));
+    // Settled: paused for `QUIET` on end (a batch that failed while paused resumes on its way
+    // to being retried, and pauses again).
+    let mut paused_since: Option<(Instant, f64)> = None;
+    let paused_at = loop {
+        assert!(
+            down_at.elapsed() < PAUSED_WITHIN,
+            "the engine did not report its partitions paused within {PAUSED_WITHIN:?} of the warehouse going down:\n{}",
+            pipeline.logs()
+        );
+        let paused = metric(&pipeline, "kpi_engine_consumer_paused").await == 1;
+        paused_since = match (paused, paused_since) {
+            (true, None) => Some((Instant::now(), down_at.elapsed().as_secs_f64())),
+            (true, since) => since,
+            (false, _) => None,
+        };
+        if let Some((_, at)) = paused_since.filter(|(since, _)| since.elapsed() >= QUIET) {
+            break at;
         }
-        let arrived = settled.map_or(0, |(_, c)| canonical - c);
-        if (down_at.elapsed() >= SAMPLING && arrived >= BACKLOG) || down_at.elapsed() >= SAMPLING_MAX {
+        samples.push(sample(&mut pipeline, pid, down_at).await);
+    };
+    let settled_rss = rss_mib(pid);
+    let settled_canonical: i64 = pipeline.high_watermarks(CANONICAL).await.values().sum();
+    let settled_at = down_at.elapsed().as_secs_f64();
+    let late_producer = pipeline.spawn_producer("backlog-late.ndjson", late);
+    let watching = Instant::now();
+    loop {
+        samples.push(sample(&mut pipeline, pid, down_at).await);
+        let arrived = samples.last().unwrap().2 - settled_canonical;
+        if (watching.elapsed() >= SAMPLING && arrived >= BACKLOG) || watching.elapsed() >= SAMPLING_MAX {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    for (t, rss, canonical) in samples.iter().step_by(10) {
+    let still_paused = metric(&pipeline, "kpi_engine_consumer_paused").await == 1;
+    for (t, rss, canonical) in samples.iter().step_by(5) {
         eprintln!("[fault_postgres_memory]   outage {t:>5.1} s: engine RSS {rss} MiB, canonical {canonical}");
     }
-    let lag_after = lag(&pipeline).await;
-    let (settled_rss, settled_canonical) = settled.expect("sampled past SETTLED");
+    let lag_after = metric(&pipeline, "kpi_engine_consumer_lag_messages").await;
     let peak = samples.iter().map(|s| s.1).max().unwrap();
-    let late_peak = samples.iter().filter(|s| s.0 >= SETTLED).map(|s| s.1).max().unwrap();
+    let late_peak = samples.iter().filter(|s| s.0 >= settled_at).map(|s| s.1).max().unwrap();
     let arrived = samples.last().unwrap().2 - settled_canonical;
     phase(&format!(
-        "outage sampled: engine RSS {baseline} MiB before, {settled_rss} at {SETTLED} s, peak {late_peak} after \
-         while {arrived} more messages arrived; kpi_engine_consumer_lag_messages {lag_before} -> {lag_after}"
+        "outage sampled: engine RSS {baseline} MiB before, paused at {paused_at:.1} s, {settled_rss} MiB at \
+         {settled_at:.1} s, peak {late_peak} after while {arrived} more messages arrived; \
+         kpi_engine_consumer_lag_messages {lag_before} -> {lag_after}"
     ));
 
-    assert!(arrived >= BACKLOG, "only {arrived} messages arrived after {SETTLED} s; the test shows nothing");
+    assert!(arrived >= BACKLOG, "only {arrived} messages arrived after the pause; the test shows nothing");
+    assert!(still_paused, "the engine resumed its partitions while the warehouse was still down");
     assert!(peak - baseline <= RSS_BOUND_MIB, "engine RSS grew {} MiB while the warehouse was down", peak - baseline);
     assert!(
         late_peak - settled_rss <= PLATEAU_MIB,
@@ -95,11 +118,20 @@ async fn engine_memory_stays_bounded_while_the_warehouse_is_down() {
 
     pg.start_again().await;
     early_producer.finish().await;
-    late_producer.expect("started at SETTLED").finish().await;
+    late_producer.finish().await;
     pipeline.wait_for_drain(&all, Duration::from_secs(5), None, Duration::from_secs(600)).await;
     assert_eq!(pipeline.pid(Service::Engine), Some(pid), "the engine was restarted");
     assert!(pipeline.counts().await == as_rows(&pipeline.reference(&all)), "counts after the outage differ");
     phase("caught up; counts equal the reference");
+}
+
+/// (seconds into the outage, the engine's RSS in MiB, canonical messages), half a second apart.
+async fn sample(pipeline: &mut Pipeline, pid: u32, down_at: Instant) -> (f64, i64, i64) {
+    assert!(pipeline.is_alive(Service::Engine), "the engine exited:\n{}", pipeline.logs());
+    let canonical: i64 = pipeline.high_watermarks(CANONICAL).await.values().sum();
+    let sampled = (down_at.elapsed().as_secs_f64(), rss_mib(pid), canonical);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sampled
 }
 
 /// Resident set size of a process, in MiB, from `/proc/PID/status`.
@@ -113,11 +145,12 @@ fn rss_mib(pid: u32) -> i64 {
     kib / 1024
 }
 
-/// The engine's consumer lag summed over partitions (librdkafka statistics, every 5 s).
-async fn lag(pipeline: &Pipeline) -> i64 {
+/// One of the engine's metrics, summed over its labels (the lag comes from librdkafka
+/// statistics, every 5 s).
+async fn metric(pipeline: &Pipeline, name: &str) -> i64 {
     let body = kpi_e2e::http::get(&format!("{}/metrics", pipeline.admin_url(Service::Engine))).await.unwrap();
     body.lines()
-        .filter(|l| l.starts_with("kpi_engine_consumer_lag_messages{"))
+        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as i64
 }

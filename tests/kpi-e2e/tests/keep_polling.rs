@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use kpi_e2e::{produce, unique_name, Broker, Record};
 use kpi_runtime::kafka::consumer_config;
-use kpi_runtime::keep_polling::keep_polling_until;
+use kpi_runtime::keep_polling::{keep_polling_until, ConsumerPauses, PAUSE_AFTER};
 use kpi_runtime::settings::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::{ClientContext, Message as _};
@@ -73,10 +73,21 @@ async fn a_consumer_awaiting_a_slow_write_through_keep_polling_stays_in_its_grou
     let broker = Broker::start_durable().await;
     let (consumer, revocations) = consumer_after_first_message(&broker).await;
 
-    // Room for 3 of the 9 left: read ahead, then paused for the rest of the write.
-    let ((), delivered) =
-        keep_polling_until(&consumer, 3, tokio::time::sleep(SLOW_WRITE)).await.expect("keep_polling_until");
+    // Room for 3 of the 9 left: read ahead, then paused (PAUSE_AFTER after the last poll) for
+    // the rest of the write.
+    let pauses = ConsumerPauses::unregistered();
+    let slow_write = async {
+        tokio::time::sleep(PAUSE_AFTER + Duration::from_secs(3)).await;
+        let paused_during = pauses.is_paused();
+        tokio::time::sleep(SLOW_WRITE - PAUSE_AFTER - Duration::from_secs(3)).await;
+        paused_during
+    };
+    let (paused_during, delivered) =
+        keep_polling_until(&consumer, 3, &pauses, slow_write).await.expect("keep_polling_until");
     let delivered: Vec<i64> = delivered.iter().map(|m| m.offset()).collect();
+    assert!(paused_during, "the partitions were not reported paused {PAUSE_AFTER:?} into the write");
+    assert!(!pauses.is_paused(), "the partitions are still reported paused after the write");
+    assert_eq!(pauses.count(), 1, "one pause for one slow write");
 
     assert_eq!(revocations.0.load(Ordering::SeqCst), 0, "the consumer went through a rebalance during the write");
     // What was read meanwhile is handed back in order, up to the room given, and reading goes
