@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
+use futures_util::TryStreamExt as _;
 use kpi_core::contrib::Counts;
 use kpi_core::person::PersonState;
 use kpi_core::Event;
@@ -62,7 +63,11 @@ pub async fn load_persons(
     )
     .execute(&mut **tx)
     .await?;
-    let rows = sqlx::query(
+    // Rows are decoded as they come rather than collected first: a batch of a large trust reads
+    // back ten thousand persons or more, each with all their events, and holding every row's
+    // text beside the states built from it raised the engine's peak memory by that much again.
+    let mut states: HashMap<String, PersonState> = HashMap::with_capacity(persons.len());
+    let mut rows = sqlx::query(
         "SELECT s.person, s.event,
                 EXISTS (SELECT 1 FROM retractions r
                         WHERE r.target_event_id = s.event_id AND r.applied
@@ -73,16 +78,8 @@ pub async fn load_persons(
     )
     .bind(persons)
     .bind(retracting)
-    .fetch_all(&mut **tx)
-    .await?;
-    sqlx::query(
-        "SELECT set_config(name, reset_val, true) FROM pg_settings
-         WHERE name IN ('enable_seqscan', 'enable_hashjoin', 'enable_mergejoin')",
-    )
-    .execute(&mut **tx)
-    .await?;
-    let mut states: HashMap<String, PersonState> = HashMap::with_capacity(persons.len());
-    for row in rows {
+    .fetch(&mut **tx);
+    while let Some(row) = rows.try_next().await? {
         let event: Event = serde_json::from_str(row.get::<&str, _>("event"))?;
         let state = states.entry(row.get("person")).or_default();
         if row.get::<bool, _>("retracted") {
@@ -90,6 +87,13 @@ pub async fn load_persons(
         }
         state.insert(event);
     }
+    drop(rows);
+    sqlx::query(
+        "SELECT set_config(name, reset_val, true) FROM pg_settings
+         WHERE name IN ('enable_seqscan', 'enable_hashjoin', 'enable_mergejoin')",
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(states.into_iter().collect())
 }
 
