@@ -113,6 +113,14 @@ pub struct Additions {
     retractions: Vec<String>,
 }
 
+impl Additions {
+    /// Adds what was noted in a later pass over the same batch: the two as one.
+    pub fn absorb(&mut self, later: Additions) {
+        self.events.extend(later.events);
+        self.retractions.extend(later.retractions);
+    }
+}
+
 /// Latest-wins selection (`events.md`): the record with the latest occurred_at, ties broken by
 /// later recorded_at, then greater event id. `events` must be in [`PersonState::effective`] order,
 /// so the last match wins.
@@ -234,6 +242,22 @@ mod tests {
         assert_eq!(ids(&as_it_was), ["d1", "e1"]);
 
         state.take_back(&additions);
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn a_later_pass_absorbed_is_undone_with_the_first() {
+        let mut state = PersonState::default();
+        state.insert(smoking("e1", "2024-01-05"));
+        let before = state.clone();
+        let mut events = Additions::default();
+        state.insert_noting(smoking("e2", "2024-02-05"), &mut events);
+        let mut retractions = Additions::default();
+        assert!(state.retract_noting("e1", &mut retractions));
+        assert_eq!(ids(&state.view_without(&retractions)), ["e1", "e2"], "the state after the first pass");
+        events.absorb(retractions);
+        assert_eq!(ids(&state.view_without(&events)), ids(&before.view()));
+        state.take_back(&events);
         assert_eq!(state, before);
     }
 }

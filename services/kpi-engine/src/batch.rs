@@ -1,15 +1,16 @@
 //! One batch, one transaction: read back the persons it touches that are not in memory, record
-//! the events (duplicates fall out), register retractions, update person states, apply
-//! retractions whose target this instance owns, add the count deltas (new minus old
-//! contributions of each changed person) and advance the fenced offsets. If the transaction
-//! fails, the in-memory person states are put back as they were (what the batch added to each
-//! is noted as it goes: `Additions`).
+//! the events (duplicates fall out) while applying them to the person states and computing the
+//! count deltas (new minus old contributions of each changed person), register retractions and
+//! apply those whose target this instance owns, add the count deltas and advance the fenced
+//! offsets. If the transaction fails, the in-memory person states are put back as they were
+//! (what the batch added to each is noted as it goes: `Additions`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use kpi_core::contrib::{add_change, add_counts, Counts};
-use kpi_core::person::{ended_before_started, Additions, PersonState};
+use kpi_core::person::{ended_before_started, Additions, PersonState, PersonView};
 use kpi_core::reach::{reach_of, Reach};
 use kpi_core::{Event, Payload};
 use kpi_warehouse::engine::{self as store, Claim, Seen};
@@ -44,6 +45,10 @@ pub struct BatchReport {
     pub cells_changed: usize,
     /// End events newly found dated before their start, sent to the dead-letter topic.
     pub ended_before_started: usize,
+    /// PostgreSQL found duplicates the person states in memory did not foresee (an id recorded
+    /// under another person, or by another instance), so the events were applied again from
+    /// its answer and the contributions computed a second time.
+    pub recomputed: bool,
     /// Where the batch's time went.
     pub steps: StepTimes,
 }
@@ -71,6 +76,8 @@ pub enum BatchError {
     Warehouse(#[from] WarehouseError),
     #[error("reporting to the dead-letter topic failed: {0}")]
     DeadLetters(anyhow::Error),
+    #[error("recording the batch's events was cancelled: the engine is shutting down")]
+    Cancelled,
 }
 
 impl From<sqlx::Error> for BatchError {
@@ -186,13 +193,10 @@ impl Unfinished {
 pub async fn prepare(pool: &PgPool, owned: &mut Owned, batch: &[Incoming]) -> Result<Prepared, BatchError> {
     let mut touched = Touched::new();
     match prepare_inner(pool, owned, batch, &mut touched).await {
-        Ok((tx, report, latest_date, next_offsets, unseen)) => {
-            let mut report = report;
-            let mut watch = Stopwatch::start();
-            let (deltas, inconsistent) = differences(owned, &touched);
+        Ok(parts) => {
+            let Parts { tx, mut report, deltas, inconsistent, latest_date, next_offsets, unseen } = parts;
             report.persons_changed = touched.len();
             report.cells_changed = deltas.len();
-            report.steps.contributions = watch.lap();
             Ok(Prepared { tx, touched, deltas, inconsistent, latest_date, next_offsets, report, unseen })
         }
         Err(error) => {
@@ -202,15 +206,23 @@ pub async fn prepare(pool: &PgPool, owned: &mut Owned, batch: &[Incoming]) -> Re
     }
 }
 
-type PreparedParts =
-    (Transaction<'static, Postgres>, BatchReport, Option<NaiveDate>, BTreeMap<i32, (Claim, i64)>, Unseen);
+/// A prepared batch but for the persons it touched (kept by the caller, to undo on failure).
+struct Parts {
+    tx: Transaction<'static, Postgres>,
+    report: BatchReport,
+    deltas: Counts,
+    inconsistent: Vec<Event>,
+    latest_date: Option<NaiveDate>,
+    next_offsets: BTreeMap<i32, (Claim, i64)>,
+    unseen: Unseen,
+}
 
 async fn prepare_inner(
     pool: &PgPool,
     owned: &mut Owned,
     batch: &[Incoming],
     touched: &mut Touched,
-) -> Result<PreparedParts, BatchError> {
+) -> Result<Parts, BatchError> {
     let mut report = BatchReport::default();
     let mut next_offsets: BTreeMap<i32, (Claim, i64)> = BTreeMap::new();
     let mut fresh: Vec<&Incoming> = Vec::with_capacity(batch.len());
@@ -245,30 +257,61 @@ async fn prepare_inner(
     let persons: Vec<(&str, i32)> = seen.iter().filter_map(|s| Some((s.person?, s.partition))).collect();
     load_missing(&mut tx, owned, &persons, &[]).await?;
     report.steps.read_persons = watch.lap();
-    let mut new_ids = store::record_seen(&mut tx, &seen).await?;
+
+    // A person's state in memory now holds every event recorded for them (read back above, or
+    // kept since, the batch in flight's included), so which of the batch's events are new can
+    // be told before PostgreSQL says so: the events are applied and their count changes
+    // computed while it records them (about as long as each other; the cores were otherwise
+    // idle for one of the two), then its answer is checked against what was foreseen.
+    let foreseen = apply_foreseen(owned, touched, &fresh);
+    let recording = store::RecordSeen::encode(&seen)?;
+    let recorded = tokio::spawn(async move {
+        let started = Instant::now();
+        let new_ids = recording.run(&mut tx).await;
+        (tx, new_ids, started.elapsed())
+    });
+    watch.lap();
+    let (mut deltas, mut inconsistent) = on_every_core(|| differences(owned, touched));
+    report.steps.contributions = watch.lap();
+    let (mut tx, new_ids, recording_time) = match recorded.await {
+        Ok(recorded) => recorded,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => return Err(BatchError::Cancelled),
+    };
+    let mut new_ids = new_ids?;
+    report.steps.record_events = recording_time;
+    watch.lap();
     let mut unseen = Unseen { events: new_ids.clone(), awaited_targets: HashSet::new() };
-    report.steps.record_events = watch.lap();
+    // Removing the id makes a repeat within this same batch a duplicate too.
+    let recorded_new: Vec<bool> =
+        fresh.iter().map(|m| new_ids.remove(&m.event.as_ref().expect("filtered above").event_id)).collect();
+    let as_foreseen = foreseen.iter().zip(&recorded_new).all(|(foreseen, new)| foreseen.is_none_or(|f| f == *new));
+    if !as_foreseen {
+        undo(owned, std::mem::take(touched));
+        for (message, _) in fresh.iter().zip(&recorded_new).filter(|(_, new)| **new) {
+            let event = message.event.as_ref().expect("filtered above");
+            if let (false, Some(person)) = (is_retraction(event), &event.person) {
+                let (state, additions) = touch(owned, touched, message.partition, person);
+                state.insert_noting(event.clone(), additions);
+            }
+        }
+        (deltas, inconsistent) = on_every_core(|| differences(owned, touched));
+        report.steps.contributions += watch.lap();
+        report.recomputed = true;
+    }
 
     let mut retractions = Vec::new();
     let mut latest_date = None;
-    for message in fresh {
+    for (message, new) in fresh.iter().zip(recorded_new) {
         let event = message.event.as_ref().expect("filtered above");
-        // Removing the id makes a repeat within this same batch a duplicate too.
-        if !new_ids.remove(&event.event_id) {
+        if !new {
             report.duplicates += 1;
             continue;
         }
         report.new_events += 1;
         latest_date = latest_date.max(Some(event.date));
-        match (&event.payload, &event.person) {
-            (Payload::EventRetracted { retracted_event_id }, _) => {
-                retractions.push((retracted_event_id.as_str(), event.event_id.as_str()));
-            }
-            (_, Some(person)) => {
-                let (state, additions) = touch(owned, touched, message.partition, person);
-                state.insert_noting(event.clone(), additions);
-            }
-            (_, None) => {}
+        if let Payload::EventRetracted { retracted_event_id } = &event.payload {
+            retractions.push((retracted_event_id.as_str(), event.event_id.as_str()));
         }
     }
     store::record_retractions(&mut tx, &retractions).await?;
@@ -281,14 +324,53 @@ async fn prepare_inner(
     let persons: Vec<(&str, i32)> =
         pending.iter().map(|(_, person, partition)| (person.as_str(), *partition)).collect();
     load_missing(&mut tx, owned, &persons, &targets).await?;
+    // Noted apart from the events' additions as well, to compute what the retractions change
+    // on top of what the events changed.
+    let mut retracted: HashMap<(i32, String), Additions> = HashMap::new();
     for (target, person, partition) in &pending {
         let (state, additions) = touch(owned, touched, *partition, person);
-        state.retract_noting(target, additions);
+        let mut noted = Additions::default();
+        state.retract_noting(target, &mut noted);
+        additions.absorb(noted.clone());
+        retracted.entry((*partition, person.clone())).or_default().absorb(noted);
         report.retractions_applied += 1;
     }
-
     report.steps.apply_events = watch.lap();
-    Ok((tx, report, latest_date, next_offsets, unseen))
+    retraction_differences(owned, touched, &retracted, &mut deltas, &mut inconsistent);
+    report.steps.contributions += watch.lap();
+    Ok(Parts { tx, report, deltas, inconsistent, latest_date, next_offsets, unseen })
+}
+
+/// Applies the batch's events to the states of their persons as if every event their person's
+/// state does not know were new; returns, for each event, whether it was (`None`: the event
+/// changes no person's events, a retraction or an event without a person).
+fn apply_foreseen(owned: &mut Owned, touched: &mut Touched, fresh: &[&Incoming]) -> Vec<Option<bool>> {
+    fresh
+        .iter()
+        .map(|message| {
+            let event = message.event.as_ref().expect("filtered above");
+            let person = event.person.as_deref().filter(|_| !is_retraction(event))?;
+            if owned.state(person).is_some_and(|state| state.knows(&event.event_id)) {
+                return Some(false);
+            }
+            let (state, additions) = touch(owned, touched, message.partition, person);
+            Some(state.insert_noting(event.clone(), additions))
+        })
+        .collect()
+}
+
+fn is_retraction(event: &Event) -> bool {
+    matches!(event.payload, Payload::EventRetracted { .. })
+}
+
+/// Runs `compute`, which keeps every core busy, without holding up the runtime's other tasks
+/// (this batch's events being recorded, the batch before committing).
+fn on_every_core<T>(compute: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compute),
+        // A single-threaded runtime (a test) cannot lend its thread; the recording waits.
+        _ => compute(),
+    }
 }
 
 /// Writes a prepared batch's count changes, data horizon and offsets, reports the events only
@@ -386,16 +468,51 @@ fn differences_of(touched: &[(&Touch, &PersonState)]) -> (Counts, Vec<Event>) {
         };
         let after = state.view();
         let before = (!touch.new).then(|| state.view_without(&touch.additions));
-        let known: HashSet<&str> = before
-            .as_ref()
-            .map(|b| ended_before_started(&b.events).iter().map(|e| e.event_id.as_str()).collect())
-            .unwrap_or_default();
-        inconsistent.extend(
-            ended_before_started(&after.events).into_iter().filter(|e| !known.contains(e.event_id.as_str())).cloned(),
-        );
+        inconsistent.extend(newly_ended_before_started(before.as_ref(), &after).into_iter().cloned());
         add_change(&mut deltas, before.as_ref(), &after, from);
     }
     (deltas, inconsistent)
+}
+
+/// Adds what the batch's retractions change on top of its events (whose changes were computed
+/// while PostgreSQL recorded them, before the retractions were known): for each person they
+/// touch, from their state with the batch's events to their state with its retractions too.
+/// Retractions are few, so this runs on one core.
+fn retraction_differences(
+    owned: &Owned,
+    touched: &Touched,
+    retracted: &HashMap<(i32, String), Additions>,
+    deltas: &mut Counts,
+    inconsistent: &mut Vec<Event>,
+) {
+    for (key, retractions) in retracted {
+        let state = owned.state(&key.1).expect("a touched person is in memory until the batch ends");
+        let from = match reach_of(state, retractions) {
+            Reach::Nothing => continue,
+            Reach::From(date) => Some(date),
+            Reach::Everything => None,
+        };
+        let events_only = state.view_without(retractions);
+        let after = state.view();
+        add_change(deltas, Some(&events_only), &after, from);
+        // The end events this person gives the dead-letter topic, as for the batch in one pass.
+        let touch = &touched[key];
+        let before = (!touch.new).then(|| state.view_without(&touch.additions));
+        let foreseen: HashSet<&str> = newly_ended_before_started(before.as_ref(), &events_only)
+            .into_iter()
+            .map(|e| e.event_id.as_str())
+            .collect();
+        inconsistent.retain(|e| !foreseen.contains(e.event_id.as_str()));
+        inconsistent.extend(newly_ended_before_started(before.as_ref(), &after).into_iter().cloned());
+    }
+}
+
+/// End events dated before their start in `after` that were not so in `before`.
+fn newly_ended_before_started<'a>(before: Option<&PersonView>, after: &PersonView<'a>) -> Vec<&'a Event> {
+    let known: HashSet<&str> = before
+        .map(|b| ended_before_started(&b.events).iter().map(|e| e.event_id.as_str()).collect())
+        .unwrap_or_default();
+    ended_before_started(&after.events).into_iter().filter(|e| !known.contains(e.event_id.as_str())).collect()
 }
 
 /// Reads back, in the batch's transaction, the states of the persons not in memory.

@@ -18,6 +18,7 @@ pub struct EngineMetrics {
     commit_seconds: Histogram,
     step_seconds: CounterVec,
     commit_failures: IntCounter,
+    batches_recomputed: IntCounter,
     partitions_owned: IntGauge,
     persons_in_memory: IntGauge,
     consumer_lag: IntGaugeVec,
@@ -54,7 +55,7 @@ impl EngineMetrics {
         let commit_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "kpi_engine_commit_duration_seconds",
-                "Time one batch spent in its steps (its PostgreSQL transaction and the computing inside it), not counting waits for the batch before it.",
+                "Time one batch spent in its steps (its PostgreSQL transaction and the computing inside it; recording events and computing contributions run side by side and both count), not counting waits for the batch before it.",
             )
             .buckets(seconds_buckets()),
         )?;
@@ -67,6 +68,10 @@ impl EngineMetrics {
         )?;
         let commit_failures =
             IntCounter::new("kpi_engine_commit_failures_total", "Batch transactions that failed and were retried.")?;
+        let batches_recomputed = IntCounter::new(
+            "kpi_engine_batches_recomputed_total",
+            "Batches whose duplicates PostgreSQL saw differently from the person states in memory (an event id recorded under another person, or by another instance): applied again from its answer, the contributions computed twice.",
+        )?;
         let partitions_owned =
             IntGauge::new("kpi_engine_partitions_owned", "Canonical-topic partitions this instance owns.")?;
         let persons_in_memory = IntGauge::new(
@@ -88,6 +93,7 @@ impl EngineMetrics {
             Box::new(commit_seconds.clone()),
             Box::new(step_seconds.clone()),
             Box::new(commit_failures.clone()),
+            Box::new(batches_recomputed.clone()),
             Box::new(partitions_owned.clone()),
             Box::new(persons_in_memory.clone()),
             Box::new(consumer_lag.clone()),
@@ -109,6 +115,7 @@ impl EngineMetrics {
             commit_seconds,
             step_seconds,
             commit_failures,
+            batches_recomputed,
             partitions_owned,
             persons_in_memory,
             consumer_lag,
@@ -127,6 +134,13 @@ impl EngineMetrics {
         self.commit_seconds.observe(commit_seconds);
         for (step, time) in report.steps.labelled() {
             self.step_seconds.with_label_values(&[step]).inc_by(time.as_secs_f64());
+        }
+        if report.recomputed {
+            self.batches_recomputed.inc();
+            tracing::info!(
+                duplicates = report.duplicates,
+                "PostgreSQL found duplicates the person states in memory did not foresee (an event id reused for another person?); the batch was applied from its answer"
+            );
         }
         if report.undecodable > 0 {
             tracing::error!(

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 pub struct StepTimes {
     /// Reading back the persons not in memory (PostgreSQL).
     pub read_persons: Duration,
-    /// Recording the events in `events_seen`, duplicates falling out (PostgreSQL).
+    /// Recording the events in `events_seen`, duplicates falling out (PostgreSQL). Runs beside
+    /// `contributions`, so the two overlap.
     pub record_events: Duration,
     /// Applying events and retractions to person states, with the retraction bookkeeping
     /// (mostly PostgreSQL).
     pub apply_events: Duration,
-    /// New minus old contributions of the changed persons (the engine, on every core).
+    /// New minus old contributions of the changed persons (the engine, on every core), while
+    /// PostgreSQL records the events; then, after them, those of the batch's retractions.
     pub contributions: Duration,
     /// Adding the count changes to `indicator_counts` (PostgreSQL).
     pub add_counts: Duration,
@@ -23,7 +25,7 @@ pub struct StepTimes {
 }
 
 impl StepTimes {
-    /// The batch's time in all its steps (not counting waits between them).
+    /// The batch's time in all its steps (not counting waits between them; two of them overlap).
     pub fn total(&self) -> Duration {
         self.labelled().iter().map(|(_, time)| *time).sum()
     }

@@ -9,7 +9,8 @@ use futures_util::TryStreamExt as _;
 use kpi_core::contrib::Counts;
 use kpi_core::person::PersonState;
 use kpi_core::Event;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments as _, PgPool, Postgres, Row, Transaction};
 
 use crate::WarehouseError;
 
@@ -114,26 +115,49 @@ pub async fn record_seen(
     tx: &mut Transaction<'_, Postgres>,
     events: &[Seen<'_>],
 ) -> Result<HashSet<String>, WarehouseError> {
-    if events.is_empty() {
-        return Ok(HashSet::new());
+    RecordSeen::encode(events)?.run(tx).await
+}
+
+/// [`record_seen`]'s statement with its arguments already encoded: it owns everything it
+/// sends, so that it can run in a task of its own while the caller goes on computing (the
+/// engine computes a batch's contributions while PostgreSQL records its events).
+pub struct RecordSeen {
+    arguments: Option<PgArguments>,
+}
+
+impl RecordSeen {
+    pub fn encode(events: &[Seen<'_>]) -> Result<Self, WarehouseError> {
+        if events.is_empty() {
+            return Ok(RecordSeen { arguments: None });
+        }
+        let ids: Vec<&str> = events.iter().map(|e| e.event_id).collect();
+        let persons: Vec<Option<&str>> = events.iter().map(|e| e.person).collect();
+        let partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
+        let records: Vec<Option<&str>> = events.iter().map(|e| e.person.map(|_| e.record)).collect();
+        let mut arguments = PgArguments::default();
+        let encoded = arguments
+            .add(&ids)
+            .and_then(|()| arguments.add(&persons))
+            .and_then(|()| arguments.add(&partitions))
+            .and_then(|()| arguments.add(&records));
+        encoded.map_err(|error| WarehouseError::from(sqlx::Error::Encode(error)))?;
+        Ok(RecordSeen { arguments: Some(arguments) })
     }
-    let ids: Vec<&str> = events.iter().map(|e| e.event_id).collect();
-    let persons: Vec<Option<&str>> = events.iter().map(|e| e.person).collect();
-    let partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
-    let records: Vec<Option<&str>> = events.iter().map(|e| e.person.map(|_| e.record)).collect();
-    let rows = sqlx::query(
-        "INSERT INTO events_seen (event_id, person, partition, event)
-         SELECT id, person, part, record FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[])
-             AS u(id, person, part, record)
-         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-    )
-    .bind(&ids)
-    .bind(&persons)
-    .bind(&partitions)
-    .bind(&records)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.into_iter().map(|r| r.get("event_id")).collect())
+
+    /// Runs the insert; returns the ids that were new.
+    pub async fn run(self, tx: &mut Transaction<'_, Postgres>) -> Result<HashSet<String>, WarehouseError> {
+        let Some(arguments) = self.arguments else { return Ok(HashSet::new()) };
+        let rows = sqlx::query_with(
+            "INSERT INTO events_seen (event_id, person, partition, event)
+             SELECT id, person, part, record FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[])
+                 AS u(id, person, part, record)
+             ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            arguments,
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.get("event_id")).collect())
+    }
 }
 
 /// Registers retractions (target, retraction id); a repeated target keeps its first retraction.

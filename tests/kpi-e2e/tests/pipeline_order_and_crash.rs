@@ -1,7 +1,8 @@
 //! End to end on real parts: the same events shuffled and with 10% duplicates give identical
 //! values, and an engine killed with SIGKILL mid-run and restarted gives final values identical
 //! to an uninterrupted run (the in-memory core over the same events). Both run the engine with a
-//! person cache far smaller than the feed, so persons are read back from the warehouse.
+//! person cache far smaller than the feed, so persons are read back from the warehouse. An event
+//! id reused for another person is a duplicate, though no state in memory knows it.
 
 use std::time::Duration;
 
@@ -93,6 +94,55 @@ async fn engine_killed_mid_run_and_restarted_counts_every_event_once() {
     // The publisher started last still publishes the same numbers.
     pipeline.spawn(Service::Publisher);
     pipeline.wait_for_publisher(Duration::from_secs(60)).await;
+}
+
+/// The engine applies a batch's events while PostgreSQL records them, foreseeing duplicates from
+/// the person states in memory; an id already recorded under another person is one only
+/// PostgreSQL sees. The batch must then be applied from its answer, or the reused id would
+/// change a person it does not belong to.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_id_reused_for_another_person_is_a_duplicate() {
+    let lines = generated_feed(200, 12, 13);
+    let mut pipeline = Pipeline::start(2).await;
+    pipeline.spawn(Service::Ingest);
+    pipeline.spawn(Service::Engine);
+    pipeline.produce_lines("feed.ndjson", &lines).await;
+    pipeline.wait_for_engine(distinct_events(&lines), Duration::from_secs(120)).await;
+
+    let events: Vec<serde_json::Value> = lines.iter().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let lines_of = |person: &str| events.iter().filter(|e| e["person_id"] == person).count();
+    let demographics = events
+        .iter()
+        .find(|e| e.get("demographics").is_some() && e["person_id"].as_str().is_some_and(|p| lines_of(p) >= 5))
+        .expect("a person with demographics and several events");
+    let reused = events
+        .iter()
+        .find(|e| e["person_id"].is_string() && e["person_id"] != demographics["person_id"])
+        .expect("an event of another person");
+    // Applied, it would move the person to another ethnic group from the feed's last day on.
+    let latest = events.iter().filter_map(|e| e["occurred_at"].as_str()).max().unwrap();
+    let mut reuse = demographics.clone();
+    reuse["event_id"] = reused["event_id"].clone();
+    reuse["occurred_at"] = latest.into();
+    reuse["demographics"]["ethnic_category"] =
+        if demographics["demographics"]["ethnic_category"] == "A" { "M" } else { "A" }.into();
+    let duplicates_before = metric(&pipeline, Service::Engine, "kpi_engine_events_total{outcome=\"duplicate\"}").await;
+    pipeline.produce_lines("reuse.ndjson", &[reuse.to_string()]).await;
+
+    let started = std::time::Instant::now();
+    while metric(&pipeline, Service::Engine, "kpi_engine_events_total{outcome=\"duplicate\"}").await
+        <= duplicates_before
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the reused id was not seen as a duplicate\n{}",
+            pipeline.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (got, want) = (pipeline.counts().await, as_rows(&pipeline.reference(&lines)));
+    assert!(got == want, "the reused id changed the counts: {}", count_differences(&got, &want, 20));
+    assert_eq!(metric(&pipeline, Service::Engine, "kpi_engine_batches_recomputed_total").await, 1.0);
 }
 
 async fn metric(pipeline: &Pipeline, service: Service, series: &str) -> f64 {

@@ -367,9 +367,9 @@ fn stage(name: &str, events: u64, seconds: f64, startup_seconds: Option<f64>) ->
 fn engine_step(step: &str) -> &str {
     match step {
         "read_persons" => "reading back persons not in memory (PostgreSQL)",
-        "record_events" => "recording events in events_seen (PostgreSQL)",
+        "record_events" => "recording events in events_seen (PostgreSQL, beside the next step)",
         "apply_events" => "applying events and retractions (retraction lookups in PostgreSQL)",
-        "contributions" => "contribution differences (engine, both cores)",
+        "contributions" => "contribution differences (engine, both cores, beside recording)",
         "add_counts" => "adding count changes to indicator_counts (PostgreSQL)",
         "commit" => "horizon, offsets and commit (PostgreSQL)",
         other => other,
