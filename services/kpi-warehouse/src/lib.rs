@@ -37,8 +37,13 @@ pub enum WarehouseError {
 
 /// A pool that connects lazily, so that a service starts (and reports not-ready) while the
 /// database is down, and recovers by itself when it comes back.
+///
+/// Its sessions run without PostgreSQL's JIT compiler: the services' statements are short and
+/// repeated, and with the warehouse's tables large (or their statistics missing) the planner's
+/// estimates pass `jit_above_cost`, so that statements were compiled afresh in every batch
+/// (LLVM was a tenth of PostgreSQL's CPU in the engine phase of a bench run, stop 24).
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, WarehouseError> {
-    let options = PgConnectOptions::from_str(url).map_err(WarehouseError::BadUrl)?;
+    let options = PgConnectOptions::from_str(url).map_err(WarehouseError::BadUrl)?.options([("jit", "off")]);
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
