@@ -193,11 +193,11 @@ impl Unfinished {
 pub async fn prepare(pool: &PgPool, owned: &mut Owned, batch: &[Incoming]) -> Result<Prepared, BatchError> {
     let mut touched = Touched::new();
     match prepare_inner(pool, owned, batch, &mut touched).await {
-        Ok(parts) => {
-            let Parts { tx, mut report, deltas, inconsistent, latest_date, next_offsets, unseen } = parts;
-            report.persons_changed = touched.len();
-            report.cells_changed = deltas.len();
-            Ok(Prepared { tx, touched, deltas, inconsistent, latest_date, next_offsets, report, unseen })
+        Ok(mut prepared) => {
+            prepared.report.persons_changed = touched.len();
+            prepared.report.cells_changed = prepared.deltas.len();
+            prepared.touched = touched;
+            Ok(prepared)
         }
         Err(error) => {
             undo(owned, touched);
@@ -206,23 +206,12 @@ pub async fn prepare(pool: &PgPool, owned: &mut Owned, batch: &[Incoming]) -> Re
     }
 }
 
-/// A prepared batch but for the persons it touched (kept by the caller, to undo on failure).
-struct Parts {
-    tx: Transaction<'static, Postgres>,
-    report: BatchReport,
-    deltas: Counts,
-    inconsistent: Vec<Event>,
-    latest_date: Option<NaiveDate>,
-    next_offsets: BTreeMap<i32, (Claim, i64)>,
-    unseen: Unseen,
-}
-
 async fn prepare_inner(
     pool: &PgPool,
     owned: &mut Owned,
     batch: &[Incoming],
     touched: &mut Touched,
-) -> Result<Parts, BatchError> {
+) -> Result<Prepared, BatchError> {
     let mut report = BatchReport::default();
     let mut next_offsets: BTreeMap<i32, (Claim, i64)> = BTreeMap::new();
     let mut fresh: Vec<&Incoming> = Vec::with_capacity(batch.len());
@@ -338,7 +327,8 @@ async fn prepare_inner(
     report.steps.apply_events = watch.lap();
     retraction_differences(owned, touched, &retracted, &mut deltas, &mut inconsistent);
     report.steps.contributions += watch.lap();
-    Ok(Parts { tx, report, deltas, inconsistent, latest_date, next_offsets, unseen })
+    // The caller hands the touched persons over once nothing more can fail.
+    Ok(Prepared { tx, touched: Touched::new(), deltas, inconsistent, latest_date, next_offsets, report, unseen })
 }
 
 /// Applies the batch's events to the states of their persons as if every event their person's
