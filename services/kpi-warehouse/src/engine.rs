@@ -109,18 +109,9 @@ pub struct Seen<'a> {
     pub record: &'a str,
 }
 
-/// Records events (the first of each id); returns the ids that were new (not seen in any
-/// earlier batch).
-pub async fn record_seen(
-    tx: &mut Transaction<'_, Postgres>,
-    events: &[Seen<'_>],
-) -> Result<HashSet<String>, WarehouseError> {
-    RecordSeen::encode(events)?.run(tx).await
-}
-
-/// [`record_seen`]'s statement with its arguments already encoded: it owns everything it
-/// sends, so that it can run in a task of its own while the caller goes on computing (the
-/// engine computes a batch's contributions while PostgreSQL records its events).
+/// Records events in `events_seen` (the first of each id), its arguments encoded up front: it
+/// owns everything it sends, so that it can run in a task of its own while the caller goes on
+/// computing (the engine computes a batch's contributions while PostgreSQL records its events).
 pub struct RecordSeen {
     arguments: Option<PgArguments>,
 }
