@@ -280,8 +280,7 @@ async fn prepare_inner(
         for (message, _) in fresh.iter().zip(&recorded_new).filter(|(_, new)| **new) {
             let event = message.event.as_ref().expect("filtered above");
             if let (false, Some(person)) = (is_retraction(event), &event.person) {
-                let (state, additions) = touch(owned, touched, message.partition, person);
-                state.insert_noting(event.clone(), additions);
+                insert(owned, touched, message.partition, person, event);
             }
         }
         (deltas, inconsistent) = on_every_core(|| differences(owned, touched));
@@ -343,10 +342,15 @@ fn apply_foreseen(owned: &mut Owned, touched: &mut Touched, fresh: &[&Incoming])
             if owned.state(person).is_some_and(|state| state.knows(&event.event_id)) {
                 return Some(false);
             }
-            let (state, additions) = touch(owned, touched, message.partition, person);
-            Some(state.insert_noting(event.clone(), additions))
+            Some(insert(owned, touched, message.partition, person, event))
         })
         .collect()
+}
+
+/// Adds `event` to its person's state, noting it among the batch's additions; whether it was new.
+fn insert(owned: &mut Owned, touched: &mut Touched, partition: i32, person: &str, event: &Event) -> bool {
+    let (state, additions) = touch(owned, touched, partition, person);
+    state.insert_noting(event.clone(), additions)
 }
 
 fn is_retraction(event: &Event) -> bool {
@@ -447,15 +451,8 @@ fn differences_of(touched: &[(&Touch, &PersonState)]) -> (Counts, Vec<Event>) {
     let mut inconsistent = Vec::new();
     for (touch, state) in touched {
         // Only the months the batch can change are computed, before and after (`kpi_core::reach`).
-        let from = if touch.new {
-            None
-        } else {
-            match reach_of(state, &touch.additions) {
-                Reach::Nothing => continue,
-                Reach::From(date) => Some(date),
-                Reach::Everything => None,
-            }
-        };
+        let reach = if touch.new { Some(None) } else { changed_from(state, &touch.additions) };
+        let Some(from) = reach else { continue };
         let after = state.view();
         let before = (!touch.new).then(|| state.view_without(&touch.additions));
         inconsistent.extend(newly_ended_before_started(before.as_ref(), &after).into_iter().cloned());
@@ -477,11 +474,7 @@ fn retraction_differences(
 ) {
     for (key, retractions) in retracted {
         let state = owned.state(&key.1).expect("a touched person is in memory until the batch ends");
-        let from = match reach_of(state, retractions) {
-            Reach::Nothing => continue,
-            Reach::From(date) => Some(date),
-            Reach::Everything => None,
-        };
+        let Some(from) = changed_from(state, retractions) else { continue };
         let events_only = state.view_without(retractions);
         let after = state.view();
         add_change(deltas, Some(&events_only), &after, from);
@@ -494,6 +487,16 @@ fn retraction_differences(
             .collect();
         inconsistent.retain(|e| !foreseen.contains(e.event_id.as_str()));
         inconsistent.extend(newly_ended_before_started(before.as_ref(), &after).into_iter().cloned());
+    }
+}
+
+/// From which date `additions` can change the person's contributions (`Some(None)`: any
+/// period), or `None` when they change nothing.
+fn changed_from(state: &PersonState, additions: &Additions) -> Option<Option<NaiveDate>> {
+    match reach_of(state, additions) {
+        Reach::Nothing => None,
+        Reach::From(date) => Some(Some(date)),
+        Reach::Everything => Some(None),
     }
 }
 
