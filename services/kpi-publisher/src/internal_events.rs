@@ -1,5 +1,6 @@
 //! The publisher's operational metrics and logs: refreshes, their duration and failures.
 
+use kpi_warehouse::publish::WriteSummary;
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, Registry};
 
 #[derive(Clone)]
@@ -9,6 +10,7 @@ pub struct PublisherMetrics {
     seconds: Histogram,
     last_success: Gauge,
     rows: Gauge,
+    rows_written: IntCounter,
 }
 
 impl PublisherMetrics {
@@ -34,15 +36,23 @@ impl PublisherMetrics {
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(seconds.clone()))?;
         registry.register(Box::new(last_success.clone()))?;
+        let rows_written = IntCounter::new(
+            "kpi_publisher_rows_written_total",
+            "Rows of indicator_values, indicator_values_published and indicator_spc inserted, updated or \
+             deleted by refreshes (only those that changed, except after a restart or another publisher's write).",
+        )?;
         registry.register(Box::new(rows.clone()))?;
-        Ok(PublisherMetrics { refreshes, failures, seconds, last_success, rows })
+        registry.register(Box::new(rows_written.clone()))?;
+        Ok(PublisherMetrics { refreshes, failures, seconds, last_success, rows, rows_written })
     }
 
-    pub fn refreshed(&self, values: usize, seconds: f64) {
+    pub fn refreshed(&self, values: usize, written: WriteSummary, seconds: f64) {
         self.refreshes.inc();
         self.seconds.observe(seconds);
         self.rows.set(values as f64);
-        tracing::info!(values, seconds, "indicator values published");
+        self.rows_written.inc_by((written.upserted + written.deleted) as u64);
+        let WriteSummary { whole, upserted, deleted } = written;
+        tracing::info!(values, whole, upserted, deleted, seconds, "indicator values published");
     }
 
     /// The published values are computed from the counts as they are now.

@@ -15,7 +15,9 @@ use kpi_core::values::{compute, month_range, publish, IndicatorValue, PublishedV
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::settings::PublisherSettings;
 use kpi_runtime::shutdown::CancellationToken;
-use kpi_warehouse::publish::{counts_version, read_snapshot, write_catalogue, write_values};
+use kpi_warehouse::publish::{
+    counts_version, read_snapshot, write_catalogue, write_values, Rows, WriteSummary, Written,
+};
 use kpi_warehouse::WarehouseError;
 
 use crate::gauges::IndicatorGauges;
@@ -45,6 +47,8 @@ pub async fn run(
     // What the values now published were computed from: the counts version and the date (a
     // new day can open a month with no new count; see `Publication::compute`).
     let mut published: Option<(i64, NaiveDate)> = None;
+    // What this publisher last wrote: the next refresh writes only the rows that differ.
+    let mut written: Option<Written> = None;
     tracing::info!(interval_ms = settings.interval_ms, "publisher started");
     loop {
         let refresh = async {
@@ -56,8 +60,8 @@ pub async fn run(
             let version = counts_version(&pool).await?;
             if published != Some((version, today)) {
                 let started = Instant::now();
-                let refreshed = refresh(&pool, &population, spc, &gauges, today).await?;
-                metrics.refreshed(refreshed.values, started.elapsed().as_secs_f64());
+                let refreshed = refresh(&pool, &population, spc, &gauges, today, &mut written).await?;
+                metrics.refreshed(refreshed.values, refreshed.rows, started.elapsed().as_secs_f64());
                 published = Some((refreshed.counts_version, today));
             }
             // Refreshed or found unchanged, the values are current: a quiet night is not staleness.
@@ -82,30 +86,38 @@ pub async fn run(
 
 /// What one refresh did.
 pub struct Refreshed {
-    /// Indicator values written (0 before the engine's first event).
+    /// Indicator values published (0 before the engine's first event).
     pub values: usize,
+    /// Rows of the values tables written, whole or only those that changed.
+    pub rows: WriteSummary,
     /// The version of the counts they were computed from.
     pub counts_version: i64,
 }
 
 /// One refresh: counts → values and SPC → the three tables and the gauges, as of `today`.
+/// `written` is what this publisher wrote last (only what differs from it is written), and
+/// becomes what this refresh wrote.
 pub async fn refresh(
     pool: &PgPool,
     population: &Population,
     spc_settings: SpcSettings,
     gauges: &IndicatorGauges,
     today: NaiveDate,
+    written: &mut Option<Written>,
 ) -> Result<Refreshed, WarehouseError> {
     let snapshot = read_snapshot(pool).await?;
-    let nothing = Refreshed { values: 0, counts_version: snapshot.version };
+    let nothing = Refreshed { values: 0, rows: WriteSummary::default(), counts_version: snapshot.version };
     let Some(horizon) = snapshot.horizon else { return Ok(nothing) };
     let Some(publication) = Publication::compute(&snapshot.counts, horizon, today, population, spc_settings) else {
         return Ok(nothing);
     };
-    let (values, published, spc) = (&publication.values, &publication.published, &publication.spc);
-    write_values(pool, values, published, spc, snapshot.version, Utc::now()).await?;
-    gauges.show(published, spc);
-    Ok(Refreshed { values: values.len(), counts_version: snapshot.version })
+    let rows = Rows { values: publication.values, published: publication.published, spc: publication.spc };
+    let (now_written, summary) = write_values(pool, rows, snapshot.version, Utc::now(), written.as_ref()).await?;
+    let rows = now_written.rows();
+    gauges.show(&rows.published, &rows.spc);
+    let values = rows.values.len();
+    *written = Some(now_written);
+    Ok(Refreshed { values, rows: summary, counts_version: snapshot.version })
 }
 
 /// Everything one refresh publishes, computed from the counts alone (no I/O, so `kpi demo`

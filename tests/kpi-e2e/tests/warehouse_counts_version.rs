@@ -12,7 +12,7 @@ use kpi_core::period::{Period, PeriodKind};
 use kpi_core::strata::Stratum;
 use kpi_e2e::TestDb;
 use kpi_warehouse::engine::{apply_deltas, raise_counts_version};
-use kpi_warehouse::publish::{counts_version, read_snapshot, write_values};
+use kpi_warehouse::publish::{counts_version, read_snapshot, write_values, Rows};
 use sqlx::PgPool;
 
 /// One count of `cell` in January 2024, trust-wide.
@@ -103,9 +103,9 @@ async fn a_publication_names_the_counts_version_it_was_computed_from() {
     };
     assert_eq!(published().await, None);
 
-    write_values(&pool, &[], &[], &[], 7, Utc::now()).await.unwrap();
+    let (written, _) = write_values(&pool, Rows::default(), 7, Utc::now(), None).await.unwrap();
     assert_eq!(published().await, Some(7));
-    write_values(&pool, &[], &[], &[], 9, Utc::now()).await.unwrap();
+    write_values(&pool, Rows::default(), 9, Utc::now(), Some(&written)).await.unwrap();
     assert_eq!(published().await, Some(9));
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM publication").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 1);

@@ -26,6 +26,7 @@ use kpi_publisher::service::Publication;
 use kpi_runtime::admin::{self, Readiness};
 use kpi_runtime::settings::PublisherSettings;
 use kpi_runtime::shutdown::CancellationToken;
+use kpi_warehouse::publish::WriteSummary;
 use prometheus::Registry;
 use tokio::sync::mpsc::{channel, Receiver, Sender};
 
@@ -151,7 +152,10 @@ pub async fn run(args: &DemoArgs, population: &Population) -> anyhow::Result<Out
     metrics.engine.batch_committed(&BatchReport { ended_before_started: inconsistent, ..Default::default() }, 0.0, 0.0);
     dead_letters.add("ended_before_started", inconsistent as u64);
     let publication = publish(&replay, population)?;
-    metrics.publisher.refreshed(publication.values.len(), started.elapsed().as_secs_f64());
+    // As the publisher's first refresh writes them: whole.
+    let rows = publication.values.len() + publication.published.len() + publication.spc.len();
+    let written = WriteSummary { whole: true, upserted: rows, deleted: 0 };
+    metrics.publisher.refreshed(publication.values.len(), written, started.elapsed().as_secs_f64());
     metrics.publisher.current();
     metrics.gauges.show(&publication.published, &publication.spc);
     progress.finish_and_clear();
