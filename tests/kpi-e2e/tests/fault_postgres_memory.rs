@@ -27,9 +27,13 @@ const SAMPLING_MAX: Duration = Duration::from_secs(150);
 /// 100,000 messages or `queued.max.messages.kbytes` 64 MiB); buffering the backlog in the
 /// engine as well would exceed this.
 const RSS_BOUND_MIB: i64 = 160;
-/// Growth allowed after the pause while `BACKLOG` messages (several MiB of JSON, more once
-/// decoded) arrive: fetching or buffering them would exceed it.
-const PLATEAU_MIB: i64 = 4;
+/// Growth allowed after the pause while `BACKLOG` messages arrive: fetching or buffering them
+/// would exceed it (over 35,000 canonical messages, each over 300 bytes with its 64-character
+/// pseudonyms: more than 10 MiB as fetched, several times that decoded). Not tighter: a paused
+/// engine's resident set moves by a few MiB on its own (the allocator returning and taking back
+/// pages while the batch is retried): 80 -> 85 and 84 -> 91 MiB were seen with every message
+/// already arrived and none read, and 4 MiB failed one run in three on one machine.
+const PLATEAU_MIB: i64 = 10;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn engine_memory_stays_bounded_while_the_warehouse_is_down() {
