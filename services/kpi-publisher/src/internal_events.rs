@@ -32,15 +32,15 @@ impl PublisherMetrics {
              (by a refresh, or by a check that found nothing changed): freshness of everything published.",
         )?;
         let rows = Gauge::new("kpi_publisher_values", "Indicator values written by the last refresh.")?;
-        registry.register(Box::new(refreshes.clone()))?;
-        registry.register(Box::new(failures.clone()))?;
-        registry.register(Box::new(seconds.clone()))?;
-        registry.register(Box::new(last_success.clone()))?;
         let rows_written = IntCounter::new(
             "kpi_publisher_rows_written_total",
             "Rows of indicator_values, indicator_values_published and indicator_spc inserted, updated or \
              deleted by refreshes (only those that changed, except after a restart or another publisher's write).",
         )?;
+        registry.register(Box::new(refreshes.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
+        registry.register(Box::new(seconds.clone()))?;
+        registry.register(Box::new(last_success.clone()))?;
         registry.register(Box::new(rows.clone()))?;
         registry.register(Box::new(rows_written.clone()))?;
         Ok(PublisherMetrics { refreshes, failures, seconds, last_success, rows, rows_written })

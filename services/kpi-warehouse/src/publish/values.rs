@@ -102,8 +102,8 @@ async fn write_whole(
     let restricted: Vec<&IndicatorValue> = rows.values.iter().collect();
     let published: Vec<&PublishedValue> = rows.published.iter().collect();
     let spc: Vec<&SpcRow> = rows.spc.iter().collect();
-    upsert_values(tx, "indicator_values", &ValueColumns::restricted(&restricted), computed_at).await?;
-    upsert_values(tx, "indicator_values_published", &ValueColumns::published(&published), computed_at).await?;
+    upsert_values(tx, &ValueColumns::restricted(&restricted), computed_at).await?;
+    upsert_values(tx, &ValueColumns::published(&published), computed_at).await?;
     upsert_spc(tx, &spc, computed_at).await?;
     Ok(WriteSummary { whole: true, upserted: restricted.len() + published.len() + spc.len(), deleted })
 }
@@ -127,8 +127,8 @@ async fn write_changes(
     delete_values(tx, "indicator_values_published", &gone).await?;
     let gone: Vec<_> = spc.gone.iter().copied().map(spc_key).collect();
     delete_spc(tx, &gone).await?;
-    upsert_values(tx, "indicator_values", &ValueColumns::restricted(&values.changed), computed_at).await?;
-    upsert_values(tx, "indicator_values_published", &ValueColumns::published(&published.changed), computed_at).await?;
+    upsert_values(tx, &ValueColumns::restricted(&values.changed), computed_at).await?;
+    upsert_values(tx, &ValueColumns::published(&published.changed), computed_at).await?;
     upsert_spc(tx, &spc.changed, computed_at).await?;
     Ok(WriteSummary {
         whole: false,
@@ -212,14 +212,13 @@ async fn delete_spc(
 /// Inserts or updates rows of one values table; only the published one has `suppressed`.
 async fn upsert_values(
     tx: &mut Transaction<'_, Postgres>,
-    table: &'static str,
     c: &ValueColumns,
     computed_at: DateTime<Utc>,
 ) -> Result<(), WarehouseError> {
     if c.indicator.is_empty() {
         return Ok(());
     }
-    let with_suppressed = table == "indicator_values_published";
+    let (table, with_suppressed) = (c.table, c.published);
     let columns = "indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator, value, \
                    lower95, upper95, lower998, upper998";
     let suppressed = if with_suppressed { ", suppressed" } else { "" };
@@ -302,6 +301,9 @@ async fn upsert_spc(
 /// Columns of a values table, filled row by row and bound as arrays.
 #[derive(Default)]
 struct ValueColumns {
+    table: &'static str,
+    /// The published table, the only one with a `suppressed` column.
+    published: bool,
     indicator: Vec<&'static str>,
     kind: Vec<&'static str>,
     end: Vec<NaiveDate>,
@@ -319,7 +321,7 @@ struct ValueColumns {
 
 impl ValueColumns {
     fn restricted(rows: &[&IndicatorValue]) -> Self {
-        let mut c = ValueColumns::default();
+        let mut c = ValueColumns { table: "indicator_values", ..ValueColumns::default() };
         for v in rows {
             c.push(
                 v.indicator,
@@ -337,7 +339,7 @@ impl ValueColumns {
     }
 
     fn published(rows: &[&PublishedValue]) -> Self {
-        let mut c = ValueColumns::default();
+        let mut c = ValueColumns { table: "indicator_values_published", published: true, ..ValueColumns::default() };
         for v in rows {
             c.push(v.indicator, v.period, v.stratum, v.numerator, v.denominator, v.value, v.limits95, v.limits998);
             c.suppressed.push(v.suppressed);
