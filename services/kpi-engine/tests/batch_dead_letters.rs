@@ -3,101 +3,10 @@
 //! reveals an end dated before its start. A batch's dead letters are those of the batch as a
 //! whole (its events and retractions together), as the in-memory replay counts them.
 
-use std::sync::Mutex;
+mod support;
 
-use kpi_core::replay::Replay;
-use kpi_core::Event;
 use kpi_e2e::db::TestDb;
-use kpi_engine::batch::{self, DeadLetters, Incoming};
-use kpi_engine::partitions::Owned;
-use sqlx::PgPool;
-
-const TOPIC: &str = "kpi.events.v1";
-
-#[derive(Default)]
-struct Collected(Mutex<Vec<String>>);
-
-impl DeadLetters for Collected {
-    async fn send(&self, events: &[Event]) -> anyhow::Result<()> {
-        self.0.lock().unwrap().extend(events.iter().map(|e| e.event_id.clone()));
-        Ok(())
-    }
-}
-
-impl Collected {
-    fn take(&self) -> Vec<String> {
-        let mut ids = std::mem::take(&mut *self.0.lock().unwrap());
-        ids.sort();
-        ids
-    }
-}
-
-/// Sends batches through the engine's `batch::apply` on partition 0, and the same events
-/// through the replay.
-struct Engine {
-    pool: PgPool,
-    owned: Owned,
-    next_offset: i64,
-    replay: Replay,
-    dead_letters: Collected,
-}
-
-impl Engine {
-    async fn start(pool: PgPool) -> Engine {
-        kpi_warehouse::migrate(&pool).await.unwrap();
-        let claim = kpi_warehouse::engine::claim_partition(&pool, TOPIC, 0).await.unwrap();
-        let mut owned = Owned::new(1_000);
-        owned.insert(claim);
-        Engine {
-            pool,
-            owned,
-            next_offset: claim.next_offset,
-            replay: Replay::default(),
-            dead_letters: Collected::default(),
-        }
-    }
-
-    /// Applies `records` as one batch; returns the ids it dead-lettered.
-    async fn batch(&mut self, records: &[String]) -> Vec<String> {
-        let batch: Vec<Incoming> = records
-            .iter()
-            .map(|record| {
-                let event: Event = serde_json::from_str(record).expect("a canonical event");
-                self.replay.apply(event.clone());
-                self.next_offset += 1;
-                Incoming { partition: 0, offset: self.next_offset - 1, event: Some(event), record: record.clone() }
-            })
-            .collect();
-        let report = batch::apply(&self.pool, TOPIC, &mut self.owned, &batch, &self.dead_letters).await.unwrap();
-        let ids = self.dead_letters.take();
-        assert_eq!(report.ended_before_started, ids.len(), "the report counts what was sent");
-        ids
-    }
-}
-
-fn event(id: &str, person: &str, date: &str, payload: &str) -> String {
-    format!(
-        r#"{{"event_id": "{id}", "occurred_at": "{date}T10:00:00Z", "recorded_at": "{date}T10:00:00Z",
-            "date": "{date}", "person": "{person}", "payload": {payload}}}"#
-    )
-}
-
-fn detention_started(id: &str, person: &str, date: &str, detention: &str) -> String {
-    event(
-        id,
-        person,
-        date,
-        &format!(r#"{{"type": "mha_detention_started", "detention_id": "{detention}", "section": "3"}}"#),
-    )
-}
-
-fn detention_ended(id: &str, person: &str, date: &str, detention: &str) -> String {
-    event(id, person, date, &format!(r#"{{"type": "mha_detention_ended", "detention_id": "{detention}"}}"#))
-}
-
-fn retraction(id: &str, person: &str, date: &str, target: &str) -> String {
-    event(id, person, date, &format!(r#"{{"type": "event_retracted", "retracted_event_id": "{target}"}}"#))
-}
+use support::{detention_ended, detention_started, retraction, Engine};
 
 #[tokio::test]
 async fn a_retraction_in_the_same_batch_hides_or_reveals_an_end_before_its_start() {
