@@ -231,7 +231,7 @@ async fn prepare_inner(
 
     let mut watch = Stopwatch::start();
     let mut tx = pool.begin().await?;
-    let seen: Vec<Seen> = fresh
+    let mut seen: Vec<Seen> = fresh
         .iter()
         .map(|m| {
             let event = m.event.as_ref().expect("filtered above");
@@ -239,7 +239,7 @@ async fn prepare_inner(
                 Payload::EventRetracted { .. } => None,
                 _ => event.person.as_deref(),
             };
-            Seen { event_id: &event.event_id, person, partition: m.partition, record: &m.record }
+            Seen { event_id: &event.event_id, person, partition: m.partition, record: &m.record, foreseen_new: false }
         })
         .collect();
     // Read before the events are recorded, so that what comes back is the state before this batch.
@@ -253,6 +253,9 @@ async fn prepare_inner(
     // computed while it records them (about as long as each other; the cores were otherwise
     // idle for one of the two), then its answer is checked against what was foreseen.
     let foreseen = apply_foreseen(owned, touched, &fresh);
+    for (seen, foreseen) in seen.iter_mut().zip(&foreseen) {
+        seen.foreseen_new = *foreseen == Some(true);
+    }
     let recording = store::RecordSeen::encode(&seen)?;
     let recorded = tokio::spawn(async move {
         let started = Instant::now();

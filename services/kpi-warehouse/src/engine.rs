@@ -14,6 +14,8 @@ use sqlx::{Arguments as _, PgPool, Postgres, Row, Transaction};
 
 use crate::WarehouseError;
 
+mod copy_rows;
+
 /// Ownership of one partition by this engine instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
@@ -107,48 +109,131 @@ pub struct Seen<'a> {
     /// The event's canonical JSON, kept with the id when it belongs to a person: the person's
     /// state is rebuilt from it.
     pub record: &'a str,
+    /// The engine expects PostgreSQL to record it for the first time (its person's state does
+    /// not know it).
+    pub foreseen_new: bool,
 }
 
 /// Records events in `events_seen` (the first of each id), its arguments encoded up front: it
 /// owns everything it sends, so that it can run in a task of its own while the caller goes on
 /// computing (the engine computes a batch's contributions while PostgreSQL records its events).
+///
+/// Events foreseen new whose id comes once in the batch, nearly all of them, are sent with
+/// `COPY`: on a 20,000-event batch into a 990,000-row `events_seen` it took 540-665 ms against
+/// 770-1,050 ms for the `INSERT … ON CONFLICT … RETURNING` (psql, three runs each, PERFORMANCE.md
+/// "Recording with COPY"). The rest (retractions, foreseen duplicates, repeated ids) go by that
+/// `INSERT`, which says which were new. Their ids are apart, so the two cannot disagree over which
+/// row of an id came first. A copy PostgreSQL refuses (an id it already holds, under another
+/// person or from another instance) is rolled back to a savepoint and recorded by the `INSERT`.
 pub struct RecordSeen {
-    arguments: Option<PgArguments>,
+    copied: Option<Copied>,
+    inserted: Option<PgArguments>,
+}
+
+/// The rows sent with `COPY`, and their ids: all new once the copy succeeds.
+struct Copied {
+    text: Vec<u8>,
+    ids: Vec<String>,
 }
 
 impl RecordSeen {
     pub fn encode(events: &[Seen<'_>]) -> Result<Self, WarehouseError> {
-        if events.is_empty() {
-            return Ok(RecordSeen { arguments: None });
+        let mut times_in_batch: HashMap<&str, u32> = HashMap::with_capacity(events.len());
+        for event in events {
+            *times_in_batch.entry(event.event_id).or_default() += 1;
         }
-        let ids: Vec<&str> = events.iter().map(|e| e.event_id).collect();
-        let persons: Vec<Option<&str>> = events.iter().map(|e| e.person).collect();
-        let partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
-        let records: Vec<Option<&str>> = events.iter().map(|e| e.person.map(|_| e.record)).collect();
-        let mut arguments = PgArguments::default();
-        let encoded = arguments
-            .add(&ids)
-            .and_then(|()| arguments.add(&persons))
-            .and_then(|()| arguments.add(&partitions))
-            .and_then(|()| arguments.add(&records));
-        encoded.map_err(|error| WarehouseError::from(sqlx::Error::Encode(error)))?;
-        Ok(RecordSeen { arguments: Some(arguments) })
+        let copy = |e: &&Seen<'_>| e.foreseen_new && e.person.is_some() && times_in_batch[e.event_id] == 1;
+        let mut copied = Copied { text: Vec::new(), ids: Vec::new() };
+        for event in events.iter().filter(copy) {
+            copy_rows::push(&mut copied.text, event.event_id, event.person, event.partition, Some(event.record));
+            copied.ids.push(event.event_id.to_owned());
+        }
+        let rest: Vec<&Seen<'_>> = events.iter().filter(|e| !copy(e)).collect();
+        let rest = rest.iter().map(|e| copy_rows::Row {
+            event_id: e.event_id.to_owned(),
+            person: e.person.map(str::to_owned),
+            partition: e.partition,
+            event: e.person.map(|_| e.record.to_owned()),
+        });
+        Ok(RecordSeen {
+            copied: (!copied.ids.is_empty()).then_some(copied),
+            inserted: insert_arguments(rest.collect())?,
+        })
     }
 
-    /// Runs the insert; returns the ids that were new.
+    /// Runs the copy and the insert; returns the ids that were new.
     pub async fn run(self, tx: &mut Transaction<'_, Postgres>) -> Result<HashSet<String>, WarehouseError> {
-        let Some(arguments) = self.arguments else { return Ok(HashSet::new()) };
-        let rows = sqlx::query_with(
-            "INSERT INTO events_seen (event_id, person, partition, event)
-             SELECT id, person, part, record FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[])
-                 AS u(id, person, part, record)
-             ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-            arguments,
-        )
-        .fetch_all(&mut **tx)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.get("event_id")).collect())
+        let mut new_ids = HashSet::new();
+        if let Some(copied) = self.copied {
+            sqlx::query("SAVEPOINT record_seen").execute(&mut **tx).await?;
+            match copy_in(tx, &copied.text).await {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT record_seen").execute(&mut **tx).await?;
+                    new_ids.extend(copied.ids);
+                }
+                Err(error) if is_unique_violation(&error) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT record_seen").execute(&mut **tx).await?;
+                    if let Some(arguments) = insert_arguments(copy_rows::parse(&copied.text))? {
+                        new_ids.extend(insert_returning_new(tx, arguments).await?);
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if let Some(arguments) = self.inserted {
+            new_ids.extend(insert_returning_new(tx, arguments).await?);
+        }
+        Ok(new_ids)
     }
+}
+
+async fn copy_in(tx: &mut Transaction<'_, Postgres>, text: &[u8]) -> Result<(), sqlx::Error> {
+    let mut copy = tx.copy_in_raw("COPY events_seen (event_id, person, partition, event) FROM STDIN").await?;
+    if let Err(error) = copy.send(text).await {
+        copy.abort("sending the rows failed").await.ok();
+        return Err(error);
+    }
+    copy.finish().await.map(drop)
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("23505"))
+}
+
+/// The `INSERT … ON CONFLICT` arguments for `rows`; `None` if there are none.
+fn insert_arguments(rows: Vec<copy_rows::Row>) -> Result<Option<PgArguments>, WarehouseError> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
+    let persons: Vec<Option<&str>> = rows.iter().map(|r| r.person.as_deref()).collect();
+    let partitions: Vec<i32> = rows.iter().map(|r| r.partition).collect();
+    let records: Vec<Option<&str>> = rows.iter().map(|r| r.event.as_deref()).collect();
+    let mut arguments = PgArguments::default();
+    let encoded = arguments
+        .add(&ids)
+        .and_then(|()| arguments.add(&persons))
+        .and_then(|()| arguments.add(&partitions))
+        .and_then(|()| arguments.add(&records));
+    encoded.map_err(|error| WarehouseError::from(sqlx::Error::Encode(error)))?;
+    Ok(Some(arguments))
+}
+
+/// Inserts the rows of `arguments` whose id is not recorded yet; returns their ids.
+async fn insert_returning_new(
+    tx: &mut Transaction<'_, Postgres>,
+    arguments: PgArguments,
+) -> Result<Vec<String>, WarehouseError> {
+    let rows = sqlx::query_with(
+        "INSERT INTO events_seen (event_id, person, partition, event)
+         SELECT id, person, part, record FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[])
+             AS u(id, person, part, record)
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        arguments,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.get("event_id")).collect())
 }
 
 /// Registers retractions (target, retraction id); a repeated target keeps its first retraction.
