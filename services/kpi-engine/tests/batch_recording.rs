@@ -28,10 +28,7 @@ async fn a_batch_is_recorded_as_sent_and_an_id_recorded_before_for_another_perso
     assert_eq!((report.new_events, report.duplicates, report.recomputed), (2, 0, false));
     assert_eq!(
         recorded(&engine).await,
-        [
-            ("e1".into(), Some("p1".into()), Some(escaped)),
-            ("e2".into(), Some("p2".into()), Some(first[1].clone())),
-        ]
+        [("e1".into(), Some("p1".into()), Some(escaped)), ("e2".into(), Some("p2".into()), Some(first[1].clone())),]
     );
 
     // e1 again, for p3: p3's state does not know it, so it is foreseen new and PostgreSQL
