@@ -63,3 +63,22 @@ async fn the_first_of_an_id_repeated_within_a_batch_is_recorded() {
     assert_eq!(persons, [("e1", Some("p1")), ("e2", Some("p2")), ("e3", None)]);
     db.drop_now().await;
 }
+
+/// A batch whose copy text is sent in several pieces (each 256 KiB) is recorded whole.
+#[tokio::test]
+async fn a_batch_larger_than_one_piece_of_copy_is_recorded_whole() {
+    let db = TestDb::fresh().await;
+    let mut engine = Engine::start(db.pool().await).await;
+    let batch: Vec<String> = (0..4_000)
+        .map(|i| detention_started(&format!("e{i:04}"), &format!("p{i:04}"), "2024-01-10", &format!("d{i}")))
+        .collect();
+    assert!(batch.iter().map(String::len).sum::<usize>() > 2 * 256 * 1024, "the batch fits in one piece");
+    let (report, _) = engine.apply(&batch).await;
+    assert_eq!((report.new_events, report.duplicates, report.recomputed), (4_000, 0, false));
+    let rows = recorded(&engine).await;
+    assert_eq!(rows.len(), 4_000);
+    for (row, sent) in rows.iter().zip(&batch) {
+        assert_eq!(row.2.as_deref(), Some(sent.as_str()), "{} as stored", row.0);
+    }
+    db.drop_now().await;
+}

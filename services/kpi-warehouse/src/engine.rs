@@ -143,7 +143,14 @@ impl RecordSeen {
             *times_in_batch.entry(event.event_id).or_default() += 1;
         }
         let copy = |e: &&Seen<'_>| e.foreseen_new && e.person.is_some() && times_in_batch[e.event_id] == 1;
-        let mut copied = Copied { text: Vec::new(), ids: Vec::new() };
+        // Sized up front (three separators, a partition and a newline a row, escapes aside):
+        // grown by doubling, the buffer of a 20,000-event batch would hold up to twice its text.
+        let size: usize = events
+            .iter()
+            .filter(copy)
+            .map(|e| e.event_id.len() + e.person.map_or(0, str::len) + e.record.len() + 16)
+            .sum();
+        let mut copied = Copied { text: Vec::with_capacity(size), ids: Vec::new() };
         for event in events.iter().filter(copy) {
             copy_rows::push(&mut copied.text, event.event_id, event.person, event.partition, Some(event.record));
             copied.ids.push(event.event_id.to_owned());
@@ -187,11 +194,17 @@ impl RecordSeen {
     }
 }
 
+/// Each `CopyData` message's size.
+const COPY_PIECE_BYTES: usize = 256 * 1024;
+
 async fn copy_in(tx: &mut Transaction<'_, Postgres>, text: &[u8]) -> Result<(), sqlx::Error> {
     let mut copy = tx.copy_in_raw("COPY events_seen (event_id, person, partition, event) FROM STDIN").await?;
-    if let Err(error) = copy.send(text).await {
-        copy.abort("sending the rows failed").await.ok();
-        return Err(error);
+    // In pieces: sqlx puts what it sends in the connection's write buffer, which keeps its size.
+    for piece in text.chunks(COPY_PIECE_BYTES) {
+        if let Err(error) = copy.send(piece).await {
+            copy.abort("sending the rows failed").await.ok();
+            return Err(error);
+        }
     }
     copy.finish().await.map(drop)
 }
