@@ -2,42 +2,88 @@
 //! are a pure function of this set, which is what makes results independent of arrival order,
 //! duplicates and retractions (`events.md`, "Semantics").
 
+use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
-
-use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, Payload};
 use crate::strata::Attributes;
 
 /// Everything the engine knows about one (pseudonymised) person.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct PersonState {
     /// Events by event id, retracted ones included so that a re-delivery stays a duplicate.
-    events: BTreeMap<String, Event>,
+    events: BTreeSet<ById>,
     /// Ids retracted for this person; a retraction may name an event that has not arrived yet.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     retracted: BTreeSet<String>,
 }
+
+/// An event in a person's state, ordered and found by its id. The set keys on the event's own
+/// id rather than a copy of it: the engine keeps tens of thousands of persons in memory, and a
+/// second 64-character id per event was about a tenth of a cached person.
+#[derive(Debug, Clone)]
+struct ById(Event);
+
+impl Borrow<str> for ById {
+    fn borrow(&self) -> &str {
+        &self.0.event_id
+    }
+}
+
+impl Ord for ById {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.event_id.cmp(&other.0.event_id)
+    }
+}
+
+impl PartialOrd for ById {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Equal ids, as the order says (`Ord` and `Borrow` require the two to agree); two persons'
+/// states compare their whole events (`PersonState`'s `PartialEq`).
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.event_id == other.0.event_id
+    }
+}
+
+impl Eq for ById {}
+
+/// Two states are equal when they hold the same events, field for field, and the same retractions.
+impl PartialEq for PersonState {
+    fn eq(&self, other: &Self) -> bool {
+        self.retracted == other.retracted && self.all_events().eq(other.all_events())
+    }
+}
+
+impl Eq for PersonState {}
 
 impl PersonState {
     /// Adds an event; `false` if its id is already known (a duplicate changes nothing).
     pub fn insert(&mut self, mut event: Event) -> bool {
-        if self.events.contains_key(&event.event_id) {
+        if self.events.contains(event.event_id.as_str()) {
             return false;
         }
         // The person is the key this state is stored under; no need to keep it per event.
         event.person = None;
-        self.events.insert(event.event_id.clone(), event);
+        self.events.insert(ById(event));
         true
     }
 
     /// Retracts an event by id (it may arrive later); `true` if this changes the events in effect.
     pub fn retract(&mut self, event_id: &str) -> bool {
-        self.retracted.insert(event_id.to_owned()) && self.events.contains_key(event_id)
+        self.retracted.insert(event_id.to_owned()) && self.events.contains(event_id)
     }
 
     pub fn knows(&self, event_id: &str) -> bool {
-        self.events.contains_key(event_id)
+        self.events.contains(event_id)
+    }
+
+    fn event(&self, event_id: &str) -> Option<&Event> {
+        self.events.get(event_id).map(|by_id| &by_id.0)
     }
 
     /// The events in effect, in event-time order (date, then occurred_at, recorded_at, id).
@@ -51,7 +97,7 @@ impl PersonState {
             !additions.events.contains(&e.event_id)
                 && (!self.retracted.contains(&e.event_id) || additions.retractions.contains(&e.event_id))
         };
-        let mut events: Vec<&Event> = self.events.values().filter(in_effect).collect();
+        let mut events: Vec<&Event> = self.all_events().filter(in_effect).collect();
         events.sort_by(|a, b| {
             (a.occurred_at, a.recorded_at, &a.event_id).cmp(&(b.occurred_at, b.recorded_at, &b.event_id))
         });
@@ -79,7 +125,7 @@ impl PersonState {
     /// Takes `additions` back out: the state is again as it was before they were made.
     pub fn take_back(&mut self, additions: &Additions) {
         for id in &additions.events {
-            self.events.remove(id);
+            self.events.remove(id.as_str());
         }
         for id in &additions.retractions {
             self.retracted.remove(id);
@@ -89,12 +135,12 @@ impl PersonState {
     /// The known events that `additions` inserted or retracted (a retraction still waiting for
     /// its target has none).
     pub fn changed_by<'a>(&'a self, additions: &'a Additions) -> impl Iterator<Item = &'a Event> {
-        additions.events.iter().chain(&additions.retractions).filter_map(|id| self.events.get(id))
+        additions.events.iter().chain(&additions.retractions).filter_map(|id| self.event(id))
     }
 
     /// Every event known for the person, retracted ones included, in no particular order.
     pub fn all_events(&self) -> impl Iterator<Item = &Event> {
-        self.events.values()
+        self.events.iter().map(|by_id| &by_id.0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -259,5 +305,38 @@ mod tests {
         assert_eq!(ids(&state.view_without(&events)), ids(&before.view()));
         state.take_back(&events);
         assert_eq!(state, before);
+    }
+
+    #[test]
+    fn states_are_equal_only_when_their_events_are() {
+        let mut first = PersonState::default();
+        first.insert(smoking("e1", "2024-01-05"));
+        let mut same = PersonState::default();
+        same.insert(smoking("e1", "2024-01-05"));
+        assert_eq!(first, same);
+
+        let mut other_payload = PersonState::default();
+        other_payload.insert(event("e1", "2024-01-05", r#"{"type": "smoking_status", "status": "ex"}"#));
+        assert_ne!(first, other_payload, "same id, another event");
+
+        let mut other_date = PersonState::default();
+        other_date.insert(smoking("e1", "2024-01-06"));
+        assert_ne!(first, other_date, "same id, another date");
+
+        same.retract("e2");
+        assert_ne!(first, same, "a retraction waiting for its target");
+    }
+
+    #[test]
+    fn events_are_found_by_id_whatever_order_they_came_in() {
+        let mut state = PersonState::default();
+        for (id, date) in [("e3", "2024-03-01"), ("e1", "2024-01-01"), ("e2", "2024-02-01")] {
+            assert!(state.insert(smoking(id, date)));
+        }
+        assert!(!state.insert(smoking("e2", "2024-05-01")), "a known id is a duplicate, whatever it carries");
+        assert!(state.knows("e1") && state.knows("e2") && state.knows("e3") && !state.knows("e4"));
+        assert_eq!(state.event("e2").map(|e| e.date.to_string()), Some("2024-02-01".to_owned()));
+        assert!(state.retract("e2"));
+        assert_eq!(ids(&state.view()), ["e1", "e3"]);
     }
 }
