@@ -142,21 +142,18 @@ impl RecordSeen {
         for event in events {
             *times_in_batch.entry(event.event_id).or_default() += 1;
         }
-        let copy = |e: &&Seen<'_>| e.foreseen_new && e.person.is_some() && times_in_batch[e.event_id] == 1;
+        let (to_copy, rest): (Vec<&Seen<'_>>, Vec<&Seen<'_>>) =
+            events.iter().partition(|e| e.foreseen_new && e.person.is_some() && times_in_batch[e.event_id] == 1);
         // Sized up front (three separators, a partition and a newline a row, escapes aside):
         // grown by doubling, the buffer of a 20,000-event batch would hold up to twice its text.
-        let size: usize = events
-            .iter()
-            .filter(copy)
-            .map(|e| e.event_id.len() + e.person.map_or(0, str::len) + e.record.len() + 16)
-            .sum();
-        let mut copied = Copied { text: Vec::with_capacity(size), ids: Vec::new() };
-        for event in events.iter().filter(copy) {
+        let size: usize =
+            to_copy.iter().map(|e| e.event_id.len() + e.person.map_or(0, str::len) + e.record.len() + 16).sum();
+        let mut copied = Copied { text: Vec::with_capacity(size), ids: Vec::with_capacity(to_copy.len()) };
+        for event in to_copy {
             copy_rows::push(&mut copied.text, event.event_id, event.person, event.partition, Some(event.record));
             copied.ids.push(event.event_id.to_owned());
         }
-        let rest: Vec<&Seen<'_>> = events.iter().filter(|e| !copy(e)).collect();
-        let rest = rest.iter().map(|e| copy_rows::Row {
+        let rest = rest.into_iter().map(|e| copy_rows::Row {
             event_id: e.event_id.to_owned(),
             person: e.person.map(str::to_owned),
             partition: e.partition,
