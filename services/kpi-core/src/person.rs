@@ -12,7 +12,7 @@ use crate::strata::Attributes;
 /// Everything the engine knows about one (pseudonymised) person.
 #[derive(Debug, Clone, Default)]
 pub struct PersonState {
-    /// Events by event id, retracted ones included so that a re-delivery stays a duplicate.
+    /// Events, found by event id, retracted ones included so that a re-delivery stays a duplicate.
     events: BTreeSet<ById>,
     /// Ids retracted for this person; a retraction may name an event that has not arrived yet.
     retracted: BTreeSet<String>,
@@ -20,7 +20,8 @@ pub struct PersonState {
 
 /// An event in a person's state, ordered and found by its id. The set keys on the event's own
 /// id rather than a copy of it: the engine keeps tens of thousands of persons in memory, and a
-/// second 64-character id per event was about a tenth of a cached person.
+/// second 64-character id per event cost 14-17 % of its peak memory (PERFORMANCE.md, "A
+/// person's events kept once").
 #[derive(Debug, Clone)]
 struct ById(Event);
 
