@@ -1,7 +1,7 @@
 //! The publisher's operational metrics and logs: refreshes, their duration and failures.
 
 use kpi_warehouse::publish::WriteSummary;
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, Registry};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 #[derive(Clone)]
 pub struct PublisherMetrics {
@@ -11,6 +11,7 @@ pub struct PublisherMetrics {
     last_success: Gauge,
     rows: Gauge,
     rows_written: IntCounter,
+    counts_version: IntGauge,
 }
 
 impl PublisherMetrics {
@@ -37,22 +38,33 @@ impl PublisherMetrics {
             "Rows of indicator_values, indicator_values_published and indicator_spc inserted, updated or \
              deleted by refreshes (only those that changed, except after a restart or another publisher's write).",
         )?;
+        let counts_version = IntGauge::new(
+            "kpi_publisher_counts_version",
+            "The warehouse's counts_version the published values and gauges were computed from \
+             (every engine commit that changes the counts raises it): behind counts_version until the next refresh.",
+        )?;
         registry.register(Box::new(refreshes.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(seconds.clone()))?;
         registry.register(Box::new(last_success.clone()))?;
         registry.register(Box::new(rows.clone()))?;
         registry.register(Box::new(rows_written.clone()))?;
-        Ok(PublisherMetrics { refreshes, failures, seconds, last_success, rows, rows_written })
+        registry.register(Box::new(counts_version.clone()))?;
+        Ok(PublisherMetrics { refreshes, failures, seconds, last_success, rows, rows_written, counts_version })
     }
 
-    pub fn refreshed(&self, values: usize, written: WriteSummary, seconds: f64) {
+    /// A refresh has written the values computed from `counts_version` (none without a
+    /// warehouse, as in `kpi demo`) and shown them in the gauges.
+    pub fn refreshed(&self, values: usize, written: WriteSummary, seconds: f64, counts_version: Option<i64>) {
         self.refreshes.inc();
+        if let Some(version) = counts_version {
+            self.counts_version.set(version);
+        }
         self.seconds.observe(seconds);
         self.rows.set(values as f64);
         self.rows_written.inc_by((written.upserted + written.deleted) as u64);
         let WriteSummary { whole, upserted, deleted } = written;
-        tracing::info!(values, whole, upserted, deleted, seconds, "indicator values published");
+        tracing::info!(values, whole, upserted, deleted, seconds, ?counts_version, "indicator values published");
     }
 
     /// The published values are computed from the counts as they are now.

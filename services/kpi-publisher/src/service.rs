@@ -61,7 +61,12 @@ pub async fn run(
             if published != Some((version, today)) {
                 let started = Instant::now();
                 let refreshed = refresh(&pool, &population, spc, &gauges, today, &mut written).await?;
-                metrics.refreshed(refreshed.values, refreshed.rows, started.elapsed().as_secs_f64());
+                metrics.refreshed(
+                    refreshed.values,
+                    refreshed.rows,
+                    started.elapsed().as_secs_f64(),
+                    Some(refreshed.counts_version),
+                );
                 published = Some((refreshed.counts_version, today));
             }
             // Refreshed or found unchanged, the values are current: a quiet night is not staleness.

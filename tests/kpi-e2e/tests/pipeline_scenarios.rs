@@ -67,6 +67,17 @@ async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
         assert_eq!(sample(&after, refreshes), sample(&before, refreshes), "refreshed with no change:\n{after}");
     }
     assert!(sample(&after, fresh_at) >= sample(&before, fresh_at) + 1.0, "freshness did not move:\n{before}\n{after}");
+
+    // The gauges say which state of the counts they show (what `kpi bench` times a probe to):
+    // the one the warehouse's publication records, which every engine commit raised.
+    let (published, current): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT counts_version FROM publication), (SELECT version FROM counts_version)")
+            .fetch_one(&pipeline.pool)
+            .await
+            .unwrap();
+    assert!(published > 0);
+    assert_eq!(published, current, "the publisher is current, as waited for above");
+    assert_eq!(sample(&after, "kpi_publisher_counts_version"), published as f64, "{after}");
 }
 
 /// The value of an unlabelled sample in a Prometheus text exposition.

@@ -88,9 +88,21 @@ pub struct Latency {
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// The same probes to the publisher's gauges: the event-to-metric latency.
+    pub gauge: GaugeLatency,
     /// What publication adds: up to `publisher.interval_ms` plus one refresh.
     pub publisher_interval_ms: u64,
     pub publisher_refresh_mean_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GaugeLatency {
+    pub definition: &'static str,
+    /// Probes the gauges were seen to include; the others count as slower than any seen.
+    pub probes_seen: usize,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,7 +162,7 @@ impl Report {
         self.end_to_end.ratio_to_sql_peer = sql.filter(|s| *s > 0.0).map(|s| e2e / s);
         let engine = self.stages.iter().find(|s| s.name == ENGINE);
         let engine_memory = self.memory.iter().find(|m| m.service == "engine").and_then(|m| m.peak_rss_bytes);
-        let p99 = self.latency.as_ref().filter(|l| l.probes > 0).map(|l| l.p99_ms);
+        let p99 = self.latency.as_ref().filter(|l| l.probes > 0).map(|l| l.gauge.p99_ms);
         self.goals = vec![
             Goal {
                 goal: "engine throughput >= 0.5 x broker read speed",
@@ -163,10 +175,10 @@ impl Report {
                 measured: self.end_to_end.ratio_to_sql_peer.map_or("-".into(), |r| format!("{r:.2} x SQL peer")),
             },
             Goal {
-                goal: "latency p99 < 2 s at the steady rate",
+                goal: "event-to-metric p99 < 2 s at the steady rate",
                 met: p99.map(|p| p.is_some_and(|p| p < 2000.0)),
                 measured: match p99 {
-                    Some(Some(p)) => format!("p99 {p:.0} ms"),
+                    Some(Some(p)) => format!("p99 {p:.0} ms to the gauges"),
                     Some(None) => "p99 not seen (probes lost or too slow)".into(),
                     None => "-".into(),
                 },
@@ -250,5 +262,41 @@ pub mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["stages"][1]["events_per_second"], 250.0);
         assert_eq!(json["goals"][2]["met"], serde_json::Value::Null);
+    }
+
+    fn latency(committed_p99: f64, gauge_p99: Option<f64>) -> Latency {
+        Latency {
+            definition: "d",
+            rate_target: 2000,
+            rate_achieved: 2000.0,
+            seconds: 30.0,
+            probes: 30,
+            probes_seen: 30,
+            events_not_produced: 0,
+            p50_ms: Some(committed_p99 / 2.0),
+            p99_ms: Some(committed_p99),
+            max_ms: Some(committed_p99),
+            gauge: GaugeLatency {
+                definition: "g",
+                probes_seen: if gauge_p99.is_some() { 30 } else { 29 },
+                p50_ms: gauge_p99.map(|p| p / 2.0),
+                p99_ms: gauge_p99,
+                max_ms: gauge_p99,
+            },
+            publisher_interval_ms: 2000,
+            publisher_refresh_mean_ms: Some(300.0),
+        }
+    }
+
+    #[test]
+    fn the_latency_goal_is_judged_on_the_gauges_not_the_commit() {
+        let goal = |l: Latency| {
+            let report = Report { latency: Some(l), ..sample() }.finish();
+            let goal = report.goals.into_iter().find(|g| g.goal.contains("event-to-metric")).unwrap();
+            (goal.met, goal.measured)
+        };
+        assert_eq!(goal(latency(700.0, Some(1900.0))), (Some(true), "p99 1900 ms to the gauges".into()));
+        assert_eq!(goal(latency(700.0, Some(2600.0))).0, Some(false), "committed in time is not published in time");
+        assert_eq!(goal(latency(700.0, None)).0, Some(false), "a probe the gauges never showed fails it");
     }
 }

@@ -15,7 +15,8 @@ use kpi_runtime::settings::{LogSettings, Needs, Settings};
 use super::database::BenchDb;
 use super::metrics::Metrics;
 use super::report::{
-    per_second, percentile_censored, EndToEnd, Latency, Memory, Report, RunInfo, Spent, Stage, BROKER_READ, ENGINE,
+    per_second, percentile_censored, EndToEnd, GaugeLatency, Latency, Memory, Report, RunInfo, Spent, Stage,
+    BROKER_READ, ENGINE,
 };
 use super::services::{pin_executable, service_env, Running, Service, HMAC_KEY};
 use super::topics::Topics;
@@ -280,8 +281,9 @@ impl Bench<'_> {
         let args = self.args;
         let count = u64::from(args.rate) * u64::from(args.latency_seconds);
         let lines = latency::load_lines(feed, count)?;
+        let shown = latency::Publisher { client: client.clone(), admin: self.services[publisher].admin };
         let measured =
-            latency::measure(producer, &self.topics.raw, pool, HMAC_KEY.as_bytes(), lines, args.rate).await?;
+            latency::measure(producer, &self.topics.raw, pool, shown, HMAC_KEY.as_bytes(), lines, args.rate).await?;
         for service in &mut self.services {
             service.check_alive()?;
         }
@@ -290,7 +292,13 @@ impl Bench<'_> {
             .ok()
             .and_then(|m| m.histogram_mean("kpi_publisher_refresh_duration_seconds"));
         let samples = &measured.latencies_ms;
-        eprintln!("8/9 latency: {} of {} probes seen", samples.len(), measured.probes);
+        let gauge = &measured.gauge_latencies_ms;
+        eprintln!(
+            "8/9 latency: {} of {} probes seen committed, {} in the publisher's gauges",
+            samples.len(),
+            measured.probes,
+            gauge.len()
+        );
         Ok(Latency {
             definition: latency::DEFINITION,
             rate_target: args.rate,
@@ -302,6 +310,13 @@ impl Bench<'_> {
             p50_ms: percentile_censored(samples, measured.probes, 50.0),
             p99_ms: percentile_censored(samples, measured.probes, 99.0),
             max_ms: percentile_censored(samples, measured.probes, 100.0),
+            gauge: GaugeLatency {
+                definition: latency::GAUGE_DEFINITION,
+                probes_seen: gauge.len(),
+                p50_ms: percentile_censored(gauge, measured.probes, 50.0),
+                p99_ms: percentile_censored(gauge, measured.probes, 99.0),
+                max_ms: percentile_censored(gauge, measured.probes, 100.0),
+            },
             publisher_interval_ms: self.settings.publisher.interval_ms,
             publisher_refresh_mean_ms: refresh.map(|s| s * 1000.0),
         })

@@ -60,9 +60,17 @@ pub fn render(report: &Report) -> String {
             ),
             format!("p50 {}, p99 {}, max {}", ms(l.p50_ms), ms(l.p99_ms), ms(l.max_ms)),
         ]);
+        let g = &l.gauge;
         summary.add_row(vec![
-            "publication adds at most (interval + mean refresh)".to_owned(),
-            format!("{} ms + {}", l.publisher_interval_ms, ms(l.publisher_refresh_mean_ms)),
+            format!(
+                "latency to the publisher's gauges (event to metric; {} of {} probes seen)",
+                g.probes_seen, l.probes
+            ),
+            format!("p50 {}, p99 {}, max {}", ms(g.p50_ms), ms(g.p99_ms), ms(g.max_ms)),
+        ]);
+        summary.add_row(vec![
+            "publisher interval, mean refresh".to_owned(),
+            format!("{} ms, {}", l.publisher_interval_ms, ms(l.publisher_refresh_mean_ms)),
         ]);
     }
     for m in &report.memory {

@@ -155,7 +155,7 @@ pub async fn run(args: &DemoArgs, population: &Population) -> anyhow::Result<Out
     // As the publisher's first refresh writes them: whole.
     let rows = publication.values.len() + publication.published.len() + publication.spc.len();
     let written = WriteSummary { whole: true, upserted: rows, deleted: 0 };
-    metrics.publisher.refreshed(publication.values.len(), written, started.elapsed().as_secs_f64());
+    metrics.publisher.refreshed(publication.values.len(), written, started.elapsed().as_secs_f64(), None);
     metrics.publisher.current();
     metrics.gauges.show(&publication.published, &publication.spc);
     progress.finish_and_clear();
