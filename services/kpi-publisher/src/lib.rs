@@ -8,9 +8,11 @@
 //! - [`gauges`]: the indicator gauges (bounded labels: indicator, period kind, stratum).
 //! - [`internal_events`]: the publisher's own operational metrics and logs.
 //! - [`service`]: the refresh loop.
+//! - [`wake`]: the warehouse's notifications of new counts, which start a refresh early.
 
 pub mod gauges;
 pub mod internal_events;
 pub mod service;
+pub mod wake;
 
 pub use service::run;

@@ -1,5 +1,6 @@
-//! The refresh loop: every interval, if the counts changed since the last refresh, recompute
-//! all values from the counts and the reference populations and publish them.
+//! The refresh loop: when the engine commits new counts (or, at the latest, every interval, if
+//! the counts changed since the last refresh), recompute all values from the counts and the
+//! reference populations and publish them.
 
 use std::fs::File;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use kpi_core::population::Population;
 use kpi_core::spc::{spc_rows, SpcRow, SpcSettings};
 use kpi_core::values::{compute, month_range, publish, IndicatorValue, PublishedValue};
 use kpi_runtime::admin::Readiness;
-use kpi_runtime::settings::PublisherSettings;
+use kpi_runtime::settings::{PublisherSettings, Settings};
 use kpi_runtime::shutdown::CancellationToken;
 use kpi_warehouse::publish::{
     counts_version, read_snapshot, write_catalogue, write_values, Rows, WriteSummary, Written,
@@ -22,6 +23,7 @@ use kpi_warehouse::WarehouseError;
 
 use crate::gauges::IndicatorGauges;
 use crate::internal_events::PublisherMetrics;
+use crate::wake;
 
 /// Reads the reference populations named in the settings.
 pub fn load_population(settings: &PublisherSettings) -> anyhow::Result<Population> {
@@ -31,25 +33,33 @@ pub fn load_population(settings: &PublisherSettings) -> anyhow::Result<Populatio
 }
 
 /// Runs the publisher until `shutdown` is cancelled.
+///
+/// A refresh starts when the engine commits new counts (the warehouse notifies each commit, see
+/// [`crate::wake`]) or, failing a notification, at the next look every `publisher.interval_ms`;
+/// and never sooner after the last refresh than that refresh took, so that however often the
+/// engine commits, the publisher computes at most half the time and leaves the cores to the
+/// engine catching up.
 pub async fn run(
-    settings: &PublisherSettings,
+    settings: &Settings,
     pool: PgPool,
     gauges: IndicatorGauges,
     metrics: PublisherMetrics,
     ready: Readiness,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let population = load_population(settings)?;
-    let spc = SpcSettings::new(settings.spc_baseline, settings.spc_shift_length, settings.spc_trend_length)
+    let publisher = &settings.publisher;
+    let population = load_population(publisher)?;
+    let spc = SpcSettings::new(publisher.spc_baseline, publisher.spc_shift_length, publisher.spc_trend_length)
         .context("publisher.spc_* settings")?;
-    let interval = Duration::from_millis(settings.interval_ms);
+    let interval = Duration::from_millis(publisher.interval_ms);
+    let counts_changed = wake::listen(settings.postgres.url.clone(), interval, shutdown.clone());
     let mut catalogue_written = false;
     // What the values now published were computed from: the counts version and the date (a
     // new day can open a month with no new count; see `Publication::compute`).
     let mut published: Option<(i64, NaiveDate)> = None;
     // What this publisher last wrote: the next refresh writes only the rows that differ.
     let mut written: Option<Written> = None;
-    tracing::info!(interval_ms = settings.interval_ms, "publisher started");
+    tracing::info!(interval_ms = publisher.interval_ms, "publisher started");
     loop {
         let refresh = async {
             if !catalogue_written {
@@ -58,31 +68,37 @@ pub async fn run(
             }
             let today = Utc::now().date_naive();
             let version = counts_version(&pool).await?;
+            let mut took = Duration::ZERO;
             if published != Some((version, today)) {
                 let started = Instant::now();
                 let refreshed = refresh(&pool, &population, spc, &gauges, today, &mut written).await?;
-                metrics.refreshed(
-                    refreshed.values,
-                    refreshed.rows,
-                    started.elapsed().as_secs_f64(),
-                    Some(refreshed.counts_version),
-                );
+                took = started.elapsed();
+                metrics.refreshed(refreshed.values, refreshed.rows, took.as_secs_f64(), Some(refreshed.counts_version));
                 published = Some((refreshed.counts_version, today));
             }
             // Refreshed or found unchanged, the values are current: a quiet night is not staleness.
             metrics.current();
-            Ok::<(), WarehouseError>(())
+            Ok::<Duration, WarehouseError>(took)
         };
-        match refresh.await {
-            Ok(()) => ready.set(true),
+        let took = match refresh.await {
+            Ok(took) => {
+                ready.set(true);
+                took
+            }
             Err(error) => {
                 ready.set(false);
                 metrics.refresh_failed(&error);
+                Duration::ZERO
             }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(took) => {}
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(interval.saturating_sub(took)) => {}
+            _ = counts_changed.notified() => {}
         }
     }
     tracing::info!("publisher stopped");

@@ -118,7 +118,8 @@ impl Default for EngineSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PublisherSettings {
-    /// How often the publisher looks for new counts.
+    /// How often the publisher looks for new counts when no notification of an engine commit
+    /// has come (the warehouse notifies each; see `kpi_publisher::wake`).
     pub interval_ms: u64,
     pub population_file: PathBuf,
     pub population_imd_file: PathBuf,

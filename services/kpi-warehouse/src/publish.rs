@@ -12,6 +12,7 @@ use kpi_core::contrib::{Counts, Key, Tally};
 use kpi_core::indicators::{counted_cell, CATALOGUE};
 use kpi_core::period::{Period, PeriodKind};
 use kpi_core::strata::{Stratum, StratumType};
+use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 
 use crate::WarehouseError;
@@ -20,6 +21,19 @@ use crate::WarehouseError;
 /// horizon, in commit order (migration 0007 says why not a timestamp).
 pub async fn counts_version(pool: &PgPool) -> Result<i64, WarehouseError> {
     Ok(sqlx::query_scalar("SELECT version FROM counts_version").fetch_one(pool).await?)
+}
+
+/// The channel every commit that raises `counts_version` notifies, when it commits (migration
+/// 0010); the payload is the new version.
+pub const COUNTS_CHANGED: &str = "kpi_counts_changed";
+
+/// Listens on [`COUNTS_CHANGED`] over a connection of its own, so that waiting for a
+/// notification never holds a connection the refreshes need.
+pub async fn listen_counts_changed(url: &str) -> Result<PgListener, WarehouseError> {
+    let own = crate::pool(url, 1)?;
+    let mut listener = PgListener::connect_with(&own).await?;
+    listener.listen(COUNTS_CHANGED).await?;
+    Ok(listener)
 }
 
 /// The counts, the horizon and the version they are at, read from one snapshot.

@@ -125,7 +125,7 @@ pub async fn serve(config: Option<&Path>, Services(needs): Services) -> anyhow::
             if needs.publisher {
                 let (settings, shutdown) = (settings.clone(), shutdown.clone());
                 services.spawn(async move {
-                    kpi_publisher::run(&settings.publisher, pool, gauges, publisher_metrics, publisher_ready, shutdown)
+                    kpi_publisher::run(&settings, pool, gauges, publisher_metrics, publisher_ready, shutdown)
                         .await
                         .context("publisher")
                 });
