@@ -14,6 +14,7 @@ use kpi_runtime::settings::Settings;
 
 use super::database::BenchDb;
 use super::metrics::Metrics;
+use super::report::ServiceCpu;
 use super::services::{service_env, Running, Service};
 use super::topics::Topics;
 use super::wait::{self, Seen};
@@ -36,8 +37,18 @@ pub struct Overlap<'a> {
     pub timeout: Duration,
 }
 
-/// Seconds from the first produced event to published values.
-pub async fn run(o: Overlap<'_>, producer: &FutureProducer, client: &reqwest::Client) -> anyhow::Result<f64> {
+/// What the phase measured.
+pub struct Overlapped {
+    /// From the first produced event to published values.
+    pub seconds: f64,
+    /// CPU time of each service over those seconds.
+    pub cpu: Vec<ServiceCpu>,
+    /// Refreshes the publisher made over them.
+    pub publisher_refreshes: u64,
+}
+
+/// Runs the phase on topics and a database of its own.
+pub async fn run(o: Overlap<'_>, producer: &FutureProducer, client: &reqwest::Client) -> anyhow::Result<Overlapped> {
     let topics = Topics::for_run(&format!("{}o", o.run_id));
     topics.create(&o.settings.kafka, o.partitions).await?;
     let db = match BenchDb::create(&o.settings.postgres.url, &format!("kpi_bench_{}o", o.run_id)).await {
@@ -61,7 +72,7 @@ async fn measure(
     db: &BenchDb,
     producer: &FutureProducer,
     client: &reqwest::Client,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Overlapped> {
     let dir = o.dir.join("overlapped");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let env = service_env(o.settings, topics, db);
@@ -81,6 +92,12 @@ async fn measure(
         .all(&topics.raw)?;
     until_engine(&mut services, client, 1, "warming up", &hint, o.timeout).await?;
 
+    let cpu_before = cpu_seconds(&services)?;
+    let publisher = services[2].admin;
+    let refreshes = || async {
+        Ok::<_, anyhow::Error>(Metrics::scrape(client, publisher).await?.sum("kpi_publisher_refreshes_total"))
+    };
+    let refreshes_before = refreshes().await?;
     let started = Instant::now();
     let bar = indicatif::ProgressBar::new(o.lines);
     bar.set_style(
@@ -95,7 +112,18 @@ async fn measure(
     bar.finish_and_clear();
     until_engine(&mut services, client, o.accepted + 1, "overlapped: engine", &hint, o.timeout).await?;
     let (_, at) = wait::until("overlapped: publisher", o.timeout, &hint, || fresh(&pool)).await?;
-    Ok(at.duration_since(started).as_secs_f64())
+    let seconds = at.duration_since(started).as_secs_f64();
+    let cpu = cpu_seconds(&services)?
+        .into_iter()
+        .zip(cpu_before)
+        .map(|((service, after), (_, before))| ServiceCpu { service, seconds: after - before })
+        .collect();
+    let publisher_refreshes = (refreshes().await? - refreshes_before) as u64;
+    Ok(Overlapped { seconds, cpu, publisher_refreshes })
+}
+
+fn cpu_seconds(services: &[Running]) -> anyhow::Result<Vec<(&'static str, f64)>> {
+    services.iter().map(|s| Ok((s.service.name(), s.cpu_seconds()?))).collect()
 }
 
 /// Waits until the engine (`services[1]`) has committed `expected` events.

@@ -59,6 +59,17 @@ pub struct EndToEnd {
     pub overlapped_seconds: Option<f64>,
     /// The overlapped time (else the sequential one) over the SQL peer's.
     pub ratio_to_sql_peer: Option<f64>,
+    /// CPU time of each service over the overlapped time (empty with `--no-overlap`).
+    pub overlapped_cpu: Vec<ServiceCpu>,
+    /// Refreshes the publisher made over the overlapped time.
+    pub overlapped_publisher_refreshes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceCpu {
+    pub service: &'static str,
+    /// User plus system, from /proc.
+    pub seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -233,7 +244,13 @@ pub mod tests {
                 started_at: "t".into(),
             },
             stages: vec![stage(BROKER_READ, 1000, 1.0), stage(ENGINE, 1000, 4.0)],
-            end_to_end: EndToEnd { sequential_seconds: 10.0, overlapped_seconds: None, ratio_to_sql_peer: None },
+            end_to_end: EndToEnd {
+                sequential_seconds: 10.0,
+                overlapped_seconds: None,
+                ratio_to_sql_peer: None,
+                overlapped_cpu: vec![],
+                overlapped_publisher_refreshes: None,
+            },
             sql_peer: Some(SqlPeer {
                 load_seconds: 1.0,
                 query_seconds: 4.0,

@@ -245,9 +245,9 @@ impl Bench<'_> {
                 accepted,
                 timeout,
             };
-            let seconds = overlapped::run(overlap, &producer, &client).await?;
-            eprintln!("9/9 overlapped: published {seconds:.1} s after the first event");
-            Some(seconds)
+            let measured = overlapped::run(overlap, &producer, &client).await?;
+            eprintln!("9/9 overlapped: published {:.1} s after the first event", measured.seconds);
+            Some(measured)
         };
         let report = Report {
             run: RunInfo {
@@ -260,7 +260,13 @@ impl Bench<'_> {
                 started_at,
             },
             stages,
-            end_to_end: EndToEnd { sequential_seconds: e2e, overlapped_seconds: overlapped, ratio_to_sql_peer: None },
+            end_to_end: EndToEnd {
+                sequential_seconds: e2e,
+                overlapped_seconds: overlapped.as_ref().map(|o| o.seconds),
+                ratio_to_sql_peer: None,
+                overlapped_publisher_refreshes: overlapped.as_ref().map(|o| o.publisher_refreshes),
+                overlapped_cpu: overlapped.map(|o| o.cpu).unwrap_or_default(),
+            },
             sql_peer: Some(peer),
             latency,
             memory,

@@ -120,6 +120,18 @@ impl Running {
         Ok(())
     }
 
+    /// CPU time used so far, user and system, in seconds.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let pid = self.child.id().context("the service has exited")?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .with_context(|| format!("reading /proc/{pid}/stat (CPU time needs Linux /proc)"))?;
+        let ticks = cpu_ticks(&stat).with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
+        // SAFETY: sysconf only reads a configuration value.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        anyhow::ensure!(per_second > 0, "the system does not say how many clock ticks make a second");
+        Ok(ticks as f64 / per_second as f64)
+    }
+
     /// Peak resident memory so far (VmHWM), in bytes.
     pub fn peak_rss(&self) -> anyhow::Result<u64> {
         let pid = self.child.id().context("the service has exited")?;
@@ -153,6 +165,16 @@ pub fn vm_hwm(status: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// utime + stime (fields 14 and 15) of a /proc/<pid>/stat line, in clock ticks. The fields are
+/// counted after the command name, which is in parentheses and may itself hold spaces.
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11); // field 3 (state) is the first here
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
 /// A loopback port free now (the service binds it a moment later).
 fn free_port() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port for a service's admin server")?;
@@ -166,5 +188,12 @@ mod tests {
         let status = "Name:\tkpi\nVmPeak:\t  999 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 1000 kB\n";
         assert_eq!(super::vm_hwm(status), Some(2048 * 1024));
         assert_eq!(super::vm_hwm("Name:\tkpi\n"), None);
+    }
+
+    #[test]
+    fn cpu_ticks_are_user_plus_system_whatever_the_command_name() {
+        let stat = "4242 (kpi (a) b) S 1 4242 4242 0 -1 4194560 2000 0 0 0 731 129 0 0 20 0 9 0 100 0 0";
+        assert_eq!(super::cpu_ticks(stat), Some(860));
+        assert_eq!(super::cpu_ticks("4242 (kpi) S 1"), None);
     }
 }

@@ -31,6 +31,14 @@ pub fn render(report: &Report) -> String {
         "end to end, all services running (first produced event → values published)".to_owned(),
         e2e.overlapped_seconds.map_or("not measured (--no-overlap)".into(), |s| format!("{s:.2} s")),
     ]);
+    if !e2e.overlapped_cpu.is_empty() {
+        let cpu: Vec<String> = e2e.overlapped_cpu.iter().map(|c| format!("{} {:.1} s", c.service, c.seconds)).collect();
+        let refreshes = e2e.overlapped_publisher_refreshes.map_or("-".into(), |n| n.to_string());
+        summary.add_row(vec![
+            "  CPU time of the services meanwhile (publisher refreshes)".to_owned(),
+            format!("{} ({refreshes})", cpu.join(", ")),
+        ]);
+    }
     if let Some(peer) = &report.sql_peer {
         summary.add_row(vec![
             "SQL batch peer (load + queries)".to_owned(),
