@@ -34,7 +34,7 @@ pub use run::run;
 with a plain consumer (the broker's read speed, the yardstick); (4) kpi ingest alone until every event is accepted or \
 refused; (5) kpi engine until every event is committed; (6) kpi publisher until values are published; (7) the SQL \
 batch peer: the same events COPYed into PostgreSQL and counted with SQL, checked against the pipeline's values; \
-(8) latency from produce to committed counts at a steady rate; (9) end to end with all services running at once. \
+(8) latency from produce to committed counts and to the publisher's gauges at a steady rate; (9) end to end with all services running at once. \
 Prints a table and, with --json, writes the same as JSON.\n\nNothing else is needed: topics and a database are \
 created for the run and removed after it (--keep keeps them). Peak memory is read from /proc (Linux).\n\nAgainst \
 the Tansu test broker (memory storage) leave producers batching, as by default: its fetch lists every batch of a \
