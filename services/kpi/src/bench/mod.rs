@@ -8,6 +8,7 @@
 mod broker_read;
 mod database;
 mod feed;
+mod host_cpu;
 mod latency;
 mod metrics;
 mod overlapped;

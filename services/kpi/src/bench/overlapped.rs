@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use kpi_runtime::settings::Settings;
 
 use super::database::BenchDb;
+use super::host_cpu::{self, ByName};
 use super::metrics::Metrics;
 use super::report::ServiceCpu;
 use super::services::{service_env, Running, Service};
@@ -93,6 +94,8 @@ async fn measure(
     until_engine(&mut services, client, 1, "warming up", &hint, o.timeout).await?;
 
     let cpu_before = cpu_seconds(&services)?;
+    let others_before = [ByName::now("postgres"), ByName::now("tansu")];
+    let own_before = host_cpu::own_seconds()?;
     let publisher = services[2].admin;
     let refreshes = || async {
         Ok::<_, anyhow::Error>(Metrics::scrape(client, publisher).await?.sum("kpi_publisher_refreshes_total"))
@@ -113,11 +116,17 @@ async fn measure(
     until_engine(&mut services, client, o.accepted + 1, "overlapped: engine", &hint, o.timeout).await?;
     let (_, at) = wait::until("overlapped: publisher", o.timeout, &hint, || fresh(&pool)).await?;
     let seconds = at.duration_since(started).as_secs_f64();
-    let cpu = cpu_seconds(&services)?
+    let mut cpu: Vec<ServiceCpu> = cpu_seconds(&services)?
         .into_iter()
         .zip(cpu_before)
         .map(|((service, after), (_, before))| ServiceCpu { service, seconds: after - before })
         .collect();
+    for (others, label) in others_before.iter().zip(["postgresql", "broker (tansu)"]) {
+        if let Some(seconds) = others.seconds_since()? {
+            cpu.push(ServiceCpu { service: label, seconds });
+        }
+    }
+    cpu.push(ServiceCpu { service: "bench (producer)", seconds: host_cpu::own_seconds()? - own_before });
     let publisher_refreshes = (refreshes().await? - refreshes_before) as u64;
     Ok(Overlapped { seconds, cpu, publisher_refreshes })
 }

@@ -59,7 +59,8 @@ pub struct EndToEnd {
     pub overlapped_seconds: Option<f64>,
     /// The overlapped time (else the sequential one) over the SQL peer's.
     pub ratio_to_sql_peer: Option<f64>,
-    /// CPU time of each service over the overlapped time (empty with `--no-overlap`).
+    /// CPU time of each service over the overlapped time, then of PostgreSQL, the broker (each
+    /// if it runs on this machine) and the bench itself (empty with `--no-overlap`).
     pub overlapped_cpu: Vec<ServiceCpu>,
     /// Refreshes the publisher made over the overlapped time.
     pub overlapped_publisher_refreshes: Option<u64>,

@@ -126,10 +126,7 @@ impl Running {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .with_context(|| format!("reading /proc/{pid}/stat (CPU time needs Linux /proc)"))?;
         let ticks = cpu_ticks(&stat).with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
-        // SAFETY: sysconf only reads a configuration value.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        anyhow::ensure!(per_second > 0, "the system does not say how many clock ticks make a second");
-        Ok(ticks as f64 / per_second as f64)
+        Ok(ticks as f64 / ticks_per_second()?)
     }
 
     /// Peak resident memory so far (VmHWM), in bytes.
@@ -163,6 +160,14 @@ pub fn vm_hwm(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb * 1024)
+}
+
+/// The unit of the CPU times in /proc.
+pub fn ticks_per_second() -> anyhow::Result<f64> {
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    anyhow::ensure!(per_second > 0, "the system does not say how many clock ticks make a second");
+    Ok(per_second as f64)
 }
 
 /// utime + stime (fields 14 and 15) of a /proc/<pid>/stat line, in clock ticks. The fields are

@@ -35,7 +35,7 @@ pub fn render(report: &Report) -> String {
         let cpu: Vec<String> = e2e.overlapped_cpu.iter().map(|c| format!("{} {:.1} s", c.service, c.seconds)).collect();
         let refreshes = e2e.overlapped_publisher_refreshes.map_or("-".into(), |n| n.to_string());
         summary.add_row(vec![
-            "  CPU time of the services meanwhile (publisher refreshes)".to_owned(),
+            "  CPU time meanwhile, seconds (publisher refreshes)".to_owned(),
             format!("{} ({refreshes})", cpu.join(", ")),
         ]);
     }
