@@ -102,7 +102,8 @@ pub struct Latency {
     pub max_ms: Option<f64>,
     /// The same probes to the publisher's gauges: the event-to-metric latency.
     pub gauge: GaugeLatency,
-    /// What publication adds: up to `publisher.interval_ms` plus one refresh.
+    /// The publisher's look interval (a fallback: it refreshes on each commit's notification)
+    /// and its mean refresh over the run, most of the gauge latency beyond the commit.
     pub publisher_interval_ms: u64,
     pub publisher_refresh_mean_ms: Option<f64>,
 }
