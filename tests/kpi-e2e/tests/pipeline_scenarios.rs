@@ -82,12 +82,7 @@ async fn scenario_feed_gives_the_paper_numbers_in_the_warehouse() {
 
 /// The value of an unlabelled sample in a Prometheus text exposition.
 fn sample(exposition: &str, name: &str) -> f64 {
-    exposition
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {name} in\n{exposition}"))
-        .parse()
-        .unwrap()
+    kpi_e2e::http::sample(exposition, name).unwrap_or_else(|| panic!("no {name} in\n{exposition}"))
 }
 
 /// Whether `role` may select from `table`: runs the query under `SET ROLE` in a transaction.

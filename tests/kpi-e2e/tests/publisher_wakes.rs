@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use kpi_e2e::http::sample;
 use kpi_e2e::pipeline::{distinct_events, repo_root, Pipeline, Service};
 
 /// Longer than the test: every refresh after the first look must come from a notification.
@@ -25,7 +26,7 @@ async fn the_publisher_refreshes_when_the_engine_commits_not_at_its_next_look() 
     wait_until("the publisher's first look", &pipeline, || async {
         kpi_e2e::http::get(&metrics)
             .await
-            .is_ok_and(|body| sample(&body, "kpi_publisher_last_refresh_timestamp_seconds") > 0.0)
+            .is_ok_and(|body| sample(&body, "kpi_publisher_last_refresh_timestamp_seconds").is_some_and(|t| t > 0.0))
     })
     .await;
 
@@ -41,7 +42,7 @@ async fn the_publisher_refreshes_when_the_engine_commits_not_at_its_next_look() 
         wait_until("the gauges to show the new counts", &pipeline, || async {
             kpi_e2e::http::get(&metrics)
                 .await
-                .is_ok_and(|body| sample(&body, "kpi_publisher_counts_version") == version as f64)
+                .is_ok_and(|body| sample(&body, "kpi_publisher_counts_version") == Some(version as f64))
         })
         .await;
     }
@@ -57,13 +58,4 @@ where
         assert!(started.elapsed() < Duration::from_secs(30), "waited 30 s for {what}\n{}", pipeline.logs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// The value of an unlabelled sample in a Prometheus text exposition (0 if absent).
-fn sample(exposition: &str, name: &str) -> f64 {
-    exposition
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0.0)
 }

@@ -1,14 +1,14 @@
-//! `kpi bench`, phase 9's view of the processes it does not start: the CPU time of PostgreSQL,
-//! the broker and the bench itself (its producer) on this machine, beside the services', so
-//! that the end to end's cores are accounted for. Read from /proc, by command name.
+//! `kpi bench`, phase 9's CPU accounting, from /proc: the time of one process (a service the
+//! bench started, or the bench itself with its producer) and of every process of one command
+//! name (PostgreSQL's backends, the broker), so that the end to end's cores are accounted for.
 
 use std::collections::HashMap;
 
-use super::services::{cpu_ticks, ticks_per_second};
+use anyhow::Context;
 
 /// CPU ticks of every process of one command name at one moment.
 pub struct ByName {
-    pub name: &'static str,
+    name: &'static str,
     ticks: HashMap<u32, u64>,
 }
 
@@ -33,9 +33,34 @@ impl ByName {
 
 /// This process's own CPU seconds so far.
 pub fn own_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let ticks = cpu_ticks(&stat).ok_or_else(|| anyhow::anyhow!("no CPU times in /proc/self/stat"))?;
+    process_seconds("self")
+}
+
+/// CPU seconds so far, user and system, of the process `/proc/<pid>` names (`self` for this one).
+pub fn process_seconds(pid: &str) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {path} (CPU time needs Linux /proc)"))?;
+    let ticks = cpu_ticks(&stat).with_context(|| format!("no CPU times in {path}"))?;
     Ok(ticks as f64 / ticks_per_second()?)
+}
+
+/// The unit of the CPU times in /proc.
+fn ticks_per_second() -> anyhow::Result<f64> {
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    anyhow::ensure!(per_second > 0, "the system does not say how many clock ticks make a second");
+    Ok(per_second as f64)
+}
+
+/// utime + stime (fields 14 and 15) of a /proc/<pid>/stat line, in clock ticks. The fields are
+/// counted after the command name, which is in parentheses and may itself hold spaces.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11); // field 3 (state) is the first here
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
 }
 
 fn ticks_of(name: &str) -> HashMap<u32, u64> {
@@ -57,6 +82,13 @@ fn command_name(stat: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cpu_ticks_are_user_plus_system_whatever_the_command_name() {
+        let stat = "4242 (kpi (a) b) S 1 4242 4242 0 -1 4194560 2000 0 0 0 731 129 0 0 20 0 9 0 100 0 0";
+        assert_eq!(super::cpu_ticks(stat), Some(860));
+        assert_eq!(super::cpu_ticks("4242 (kpi) S 1"), None);
+    }
+
     #[test]
     fn the_command_name_may_hold_parentheses() {
         assert_eq!(super::command_name("12 (postgres) S 1 2"), Some("postgres"));

@@ -15,7 +15,7 @@ use kpi_runtime::settings::Settings;
 use super::database::BenchDb;
 use super::host_cpu::{self, ByName};
 use super::metrics::Metrics;
-use super::report::ServiceCpu;
+use super::report::ProcessCpu;
 use super::services::{service_env, Running, Service};
 use super::topics::Topics;
 use super::wait::{self, Seen};
@@ -42,8 +42,8 @@ pub struct Overlap<'a> {
 pub struct Overlapped {
     /// From the first produced event to published values.
     pub seconds: f64,
-    /// CPU time of each service over those seconds.
-    pub cpu: Vec<ServiceCpu>,
+    /// CPU time of each service, then of PostgreSQL, the broker and the bench, over them.
+    pub cpu: Vec<ProcessCpu>,
     /// Refreshes the publisher made over them.
     pub publisher_refreshes: u64,
 }
@@ -116,17 +116,17 @@ async fn measure(
     until_engine(&mut services, client, o.accepted + 1, "overlapped: engine", &hint, o.timeout).await?;
     let (_, at) = wait::until("overlapped: publisher", o.timeout, &hint, || fresh(&pool)).await?;
     let seconds = at.duration_since(started).as_secs_f64();
-    let mut cpu: Vec<ServiceCpu> = cpu_seconds(&services)?
+    let mut cpu: Vec<ProcessCpu> = cpu_seconds(&services)?
         .into_iter()
         .zip(cpu_before)
-        .map(|((service, after), (_, before))| ServiceCpu { service, seconds: after - before })
+        .map(|((process, after), (_, before))| ProcessCpu { process, seconds: after - before })
         .collect();
     for (others, label) in others_before.iter().zip(["postgresql", "broker (tansu)"]) {
         if let Some(seconds) = others.seconds_since()? {
-            cpu.push(ServiceCpu { service: label, seconds });
+            cpu.push(ProcessCpu { process: label, seconds });
         }
     }
-    cpu.push(ServiceCpu { service: "bench (producer)", seconds: host_cpu::own_seconds()? - own_before });
+    cpu.push(ProcessCpu { process: "bench (producer)", seconds: host_cpu::own_seconds()? - own_before });
     let publisher_refreshes = (refreshes().await? - refreshes_before) as u64;
     Ok(Overlapped { seconds, cpu, publisher_refreshes })
 }

@@ -61,14 +61,15 @@ pub struct EndToEnd {
     pub ratio_to_sql_peer: Option<f64>,
     /// CPU time of each service over the overlapped time, then of PostgreSQL, the broker (each
     /// if it runs on this machine) and the bench itself (empty with `--no-overlap`).
-    pub overlapped_cpu: Vec<ServiceCpu>,
+    pub overlapped_cpu: Vec<ProcessCpu>,
     /// Refreshes the publisher made over the overlapped time.
     pub overlapped_publisher_refreshes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ServiceCpu {
-    pub service: &'static str,
+pub struct ProcessCpu {
+    /// A service, `postgresql`, `broker (tansu)` or `bench (producer)`.
+    pub process: &'static str,
     /// User plus system, from /proc.
     pub seconds: f64,
 }

@@ -11,6 +11,7 @@ use kpi_runtime::settings::Settings;
 use tokio::process::{Child, Command};
 
 use super::database::BenchDb;
+use super::host_cpu;
 use super::topics::Topics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,10 +124,7 @@ impl Running {
     /// CPU time used so far, user and system, in seconds.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
         let pid = self.child.id().context("the service has exited")?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .with_context(|| format!("reading /proc/{pid}/stat (CPU time needs Linux /proc)"))?;
-        let ticks = cpu_ticks(&stat).with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
-        Ok(ticks as f64 / ticks_per_second()?)
+        host_cpu::process_seconds(&pid.to_string())
     }
 
     /// Peak resident memory so far (VmHWM), in bytes.
@@ -162,24 +160,6 @@ pub fn vm_hwm(status: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The unit of the CPU times in /proc.
-pub fn ticks_per_second() -> anyhow::Result<f64> {
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    anyhow::ensure!(per_second > 0, "the system does not say how many clock ticks make a second");
-    Ok(per_second as f64)
-}
-
-/// utime + stime (fields 14 and 15) of a /proc/<pid>/stat line, in clock ticks. The fields are
-/// counted after the command name, which is in parentheses and may itself hold spaces.
-pub fn cpu_ticks(stat: &str) -> Option<u64> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace().skip(11); // field 3 (state) is the first here
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some(user + system)
-}
-
 /// A loopback port free now (the service binds it a moment later).
 fn free_port() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port for a service's admin server")?;
@@ -193,12 +173,5 @@ mod tests {
         let status = "Name:\tkpi\nVmPeak:\t  999 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 1000 kB\n";
         assert_eq!(super::vm_hwm(status), Some(2048 * 1024));
         assert_eq!(super::vm_hwm("Name:\tkpi\n"), None);
-    }
-
-    #[test]
-    fn cpu_ticks_are_user_plus_system_whatever_the_command_name() {
-        let stat = "4242 (kpi (a) b) S 1 4242 4242 0 -1 4194560 2000 0 0 0 731 129 0 0 20 0 9 0 100 0 0";
-        assert_eq!(super::cpu_ticks(stat), Some(860));
-        assert_eq!(super::cpu_ticks("4242 (kpi) S 1"), None);
     }
 }

@@ -32,7 +32,7 @@ pub fn render(report: &Report) -> String {
         e2e.overlapped_seconds.map_or("not measured (--no-overlap)".into(), |s| format!("{s:.2} s")),
     ]);
     if !e2e.overlapped_cpu.is_empty() {
-        let cpu: Vec<String> = e2e.overlapped_cpu.iter().map(|c| format!("{} {:.1} s", c.service, c.seconds)).collect();
+        let cpu: Vec<String> = e2e.overlapped_cpu.iter().map(|c| format!("{} {:.1} s", c.process, c.seconds)).collect();
         let refreshes = e2e.overlapped_publisher_refreshes.map_or("-".into(), |n| n.to_string());
         summary.add_row(vec![
             "  CPU time meanwhile, seconds (publisher refreshes)".to_owned(),
