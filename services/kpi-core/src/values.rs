@@ -106,10 +106,62 @@ pub fn month_range(changes: &Counts, horizon: NaiveDate) -> Option<(NaiveDate, N
 /// Every catalogue value for every period from `range` and every stratum, absent cells as zero.
 /// `changes` are the counted changes by month (`indicator_counts`, see [`crate::contrib`]).
 pub fn compute(changes: &Counts, population: &Population, range: (NaiveDate, NaiveDate)) -> Vec<IndicatorValue> {
+    compute_reusing(changes, population, range, None).values
+}
+
+/// Values computed once, kept with the counted levels they came from, so that computing them
+/// again recomputes only the values whose counted inputs have changed ([`compute_reusing`]).
+#[derive(Debug, Clone)]
+pub struct Computed {
+    ends: Vec<NaiveDate>,
+    levels: Counts,
+    /// What [`compute`] would have returned.
+    pub values: Vec<IndicatorValue>,
+    /// How many of them were computed, not kept from `previous`.
+    pub recomputed: usize,
+}
+
+/// As [`compute`], but a value of `previous` (computed with the same `population`) is kept as it
+/// was when every level it is computed from is the same as then, and only the others are
+/// computed: the limits' statistics are most of the work, and between two refreshes at a steady
+/// rate most values' counts have not changed. `previous` is used only when its months start at
+/// the same month as `range` (each month then holds its values at the same places in the list).
+pub fn compute_reusing(
+    changes: &Counts,
+    population: &Population,
+    range: (NaiveDate, NaiveDate),
+    previous: Option<&Computed>,
+) -> Computed {
     let ends: Vec<NaiveDate> = month_ends(range.0, range.1).collect();
     let levels = levels(changes, &ends);
+    let previous = previous.filter(|p| p.ends.first() == ends.first());
     let tally =
         |cell, period, stratum| levels.get(&Key { indicator: cell, period, stratum }).copied().unwrap_or_default();
+    // Whether a level is as it was when `previous` was computed.
+    let same = |cell, period, stratum| {
+        let key = Key { indicator: cell, period, stratum };
+        previous.is_some_and(|p| levels.get(&key) == p.levels.get(&key))
+    };
+    let same_measure = |measure: Measure, period, stratum| match measure {
+        Measure::Cell(cell) => same(cell, period, stratum),
+        Measure::Nights(n) => {
+            same(n.fixed, period, stratum) && same(n.ends, period, stratum) && same(n.starts, period, stratum)
+        }
+    };
+    // Every level a method reads, as the arms below read them.
+    let inputs_unchanged = |method: Method, period: Period, stratum: Stratum| match method {
+        Method::Count(measure) => same_measure(measure, period, stratum),
+        Method::Percentage { cell } => same(cell, period, stratum),
+        Method::RatePerPopulation { numerator, .. } | Method::PercentageOfPopulation { numerator, .. } => {
+            same(numerator, period, stratum)
+        }
+        Method::RatePer { numerator, denominator, .. } => {
+            same(numerator, period, stratum) && same_measure(denominator, period, stratum)
+        }
+        Method::RateRatio { rate, breakdown, reference } => rate_numerator(rate).is_none_or(|numerator| {
+            same(numerator, period, stratum) && same(numerator, period, Stratum { kind: breakdown, value: reference })
+        }),
+    };
     let count = |cell, period, stratum| tally(cell, period, stratum).numerator;
     let measure = |measure: Measure, period: Period, stratum| match measure {
         Measure::Cell(cell) => count(cell, period, stratum),
@@ -121,12 +173,23 @@ pub fn compute(changes: &Counts, population: &Population, range: (NaiveDate, Nai
         ),
     };
     let mut values = Vec::new();
+    let mut recomputed = 0;
     for &end in &ends {
         for kind in PeriodKind::ALL {
             let period = Period { kind, end };
             for indicator in CATALOGUE {
                 let id = indicator.id;
                 for stratum in Stratum::every() {
+                    let kept = previous.and_then(|p| p.values.get(values.len())).filter(|v| {
+                        v.indicator == id
+                            && v.period == period
+                            && v.stratum == stratum
+                            && inputs_unchanged(indicator.method, period, stratum)
+                    });
+                    if let Some(kept) = kept {
+                        values.push(kept.clone());
+                        continue;
+                    }
                     let value = match indicator.method {
                         Method::Count(Measure::Cell(cell)) => {
                             count_value(id, period, stratum, count(cell, period, stratum))
@@ -183,12 +246,13 @@ pub fn compute(changes: &Counts, population: &Population, range: (NaiveDate, Nai
                             ratio_value(id, period, stratum, group, base)
                         }
                     };
+                    recomputed += 1;
                     values.push(value);
                 }
             }
         }
     }
-    values
+    Computed { ends, levels, values, recomputed }
 }
 
 fn rate_numerator(rate_indicator: &str) -> Option<&'static str> {

@@ -400,7 +400,11 @@ async fn finish_inner(
     dead_letters: &impl DeadLetters,
 ) -> Result<(), BatchError> {
     let mut watch = Stopwatch::start();
-    store::apply_deltas(tx, deltas).await?;
+    if !deltas.is_empty() || latest_date.is_some() {
+        // First: the version raised to is what the changed count rows are stamped with.
+        let version = store::raise_counts_version(tx).await?;
+        store::apply_deltas(tx, deltas, version).await?;
+    }
     report.steps.add_counts = watch.lap();
     if let Some(latest) = latest_date {
         store::advance_horizon(tx, latest).await?;
@@ -412,9 +416,6 @@ async fn finish_inner(
     if !inconsistent.is_empty() {
         dead_letters.send(inconsistent).await.map_err(BatchError::DeadLetters)?;
         report.ended_before_started = inconsistent.len();
-    }
-    if !deltas.is_empty() || latest_date.is_some() {
-        store::raise_counts_version(tx).await?;
     }
     report.steps.commit = watch.lap();
     Ok(())

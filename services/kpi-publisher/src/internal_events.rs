@@ -1,7 +1,7 @@
 //! The publisher's operational metrics and logs: refreshes, their duration and failures.
 
-use kpi_warehouse::publish::WriteSummary;
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+use kpi_warehouse::publish::{CountsRead, WriteSummary};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 #[derive(Clone)]
 pub struct PublisherMetrics {
@@ -12,6 +12,7 @@ pub struct PublisherMetrics {
     rows: Gauge,
     rows_written: IntCounter,
     counts_version: IntGauge,
+    count_rows_read: IntCounterVec,
 }
 
 impl PublisherMetrics {
@@ -43,6 +44,14 @@ impl PublisherMetrics {
             "The warehouse's counts_version the published values and gauges were computed from \
              (every engine commit that changes the counts raises it): behind counts_version until the next refresh.",
         )?;
+        let count_rows_read = IntCounterVec::new(
+            Opts::new(
+                "kpi_publisher_count_rows_read_total",
+                "Rows of indicator_counts read by refreshes: read=\"whole\" every count (at start, after a \
+                 failure), read=\"changed\" only those changed since the refresh before.",
+            ),
+            &["read"],
+        )?;
         registry.register(Box::new(refreshes.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(seconds.clone()))?;
@@ -50,7 +59,17 @@ impl PublisherMetrics {
         registry.register(Box::new(rows.clone()))?;
         registry.register(Box::new(rows_written.clone()))?;
         registry.register(Box::new(counts_version.clone()))?;
-        Ok(PublisherMetrics { refreshes, failures, seconds, last_success, rows, rows_written, counts_version })
+        registry.register(Box::new(count_rows_read.clone()))?;
+        Ok(PublisherMetrics {
+            refreshes,
+            failures,
+            seconds,
+            last_success,
+            rows,
+            rows_written,
+            counts_version,
+            count_rows_read,
+        })
     }
 
     /// A refresh has written the values computed from `counts_version` (none without a
@@ -65,6 +84,13 @@ impl PublisherMetrics {
         self.rows_written.inc_by((written.upserted + written.deleted) as u64);
         let WriteSummary { whole, upserted, deleted } = written;
         tracing::info!(values, whole, upserted, deleted, seconds, ?counts_version, "indicator values published");
+    }
+
+    /// A refresh has read the counts from the warehouse, whole or only the rows changed.
+    pub fn counts_read(&self, read: CountsRead) {
+        let kind = if read.whole { "whole" } else { "changed" };
+        self.count_rows_read.with_label_values(&[kind]).inc_by(read.rows as u64);
+        tracing::debug!(rows = read.rows, read = kind, version = read.version, "counts read");
     }
 
     /// The published values are computed from the counts as they are now.

@@ -12,12 +12,12 @@ use sqlx::PgPool;
 use kpi_core::contrib::Counts;
 use kpi_core::population::Population;
 use kpi_core::spc::{spc_rows, SpcRow, SpcSettings};
-use kpi_core::values::{compute, month_range, publish, IndicatorValue, PublishedValue};
+use kpi_core::values::{compute_reusing, month_range, publish, Computed, IndicatorValue, PublishedValue};
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::settings::{PublisherSettings, Settings};
 use kpi_runtime::shutdown::CancellationToken;
 use kpi_warehouse::publish::{
-    counts_version, read_snapshot, write_catalogue, write_values, Rows, WriteSummary, Written,
+    counts_version, write_catalogue, write_values, CountsRead, KeptCounts, Rows, WriteSummary, Written,
 };
 use kpi_warehouse::WarehouseError;
 
@@ -57,8 +57,7 @@ pub async fn run(
     // What the values now published were computed from: the counts version and the date (a
     // new day can open a month with no new count; see `Publication::compute`).
     let mut published: Option<(i64, NaiveDate)> = None;
-    // What this publisher last wrote: the next refresh writes only the rows that differ.
-    let mut written: Option<Written> = None;
+    let mut remembered = Remembered::default();
     tracing::info!(interval_ms = publisher.interval_ms, "publisher started");
     loop {
         let refresh = async {
@@ -71,8 +70,9 @@ pub async fn run(
             let mut took = Duration::ZERO;
             if published != Some((version, today)) {
                 let started = Instant::now();
-                let refreshed = refresh(&pool, &population, spc, &gauges, today, &mut written).await?;
+                let refreshed = refresh(&pool, &population, spc, &gauges, today, &mut remembered).await?;
                 took = started.elapsed();
+                metrics.counts_read(refreshed.counts);
                 metrics.refreshed(refreshed.values, refreshed.rows, took.as_secs_f64(), Some(refreshed.counts_version));
                 published = Some((refreshed.counts_version, today));
             }
@@ -88,6 +88,7 @@ pub async fn run(
             Err(error) => {
                 ready.set(false);
                 metrics.refresh_failed(&error);
+                remembered.counts.forget();
                 Duration::ZERO
             }
         };
@@ -113,32 +114,51 @@ pub struct Refreshed {
     pub rows: WriteSummary,
     /// The version of the counts they were computed from.
     pub counts_version: i64,
+    /// How the counts were read: whole, or only the rows changed since the last refresh.
+    pub counts: CountsRead,
+}
+
+/// What a publisher keeps from one refresh to the next, so that each does only the work the
+/// counts' changes call for. Each part checks itself against the warehouse or the counts before
+/// it is used, so a refresh is right with any of it (and with none: `Remembered::default()`).
+#[derive(Default)]
+pub struct Remembered {
+    /// The counts as last read: only the rows changed since are read.
+    pub counts: KeptCounts,
+    /// The values last computed, with their levels: only values whose levels changed are
+    /// computed again.
+    computed: Option<Computed>,
+    /// What was last written: only the rows that differ from it are written.
+    written: Option<Written>,
 }
 
 /// One refresh: counts → values and SPC → the three tables and the gauges, as of `today`.
-/// `written` is what this publisher wrote last (only what differs from it is written), and
-/// becomes what this refresh wrote.
 pub async fn refresh(
     pool: &PgPool,
     population: &Population,
     spc_settings: SpcSettings,
     gauges: &IndicatorGauges,
     today: NaiveDate,
-    written: &mut Option<Written>,
+    remembered: &mut Remembered,
 ) -> Result<Refreshed, WarehouseError> {
-    let snapshot = read_snapshot(pool).await?;
-    let nothing = Refreshed { values: 0, rows: WriteSummary::default(), counts_version: snapshot.version };
-    let Some(horizon) = snapshot.horizon else { return Ok(nothing) };
-    let Some(publication) = Publication::compute(&snapshot.counts, horizon, today, population, spc_settings) else {
+    let read = remembered.counts.refresh(pool).await?;
+    let nothing = Refreshed { values: 0, rows: WriteSummary::default(), counts_version: read.version, counts: read };
+    let (Some(horizon), Some(counts)) = (read.horizon, remembered.counts.counts()) else { return Ok(nothing) };
+    let previous = remembered.computed.as_ref();
+    let Some((publication, computed)) =
+        Publication::compute_reusing(counts, horizon, today, population, spc_settings, previous)
+    else {
         return Ok(nothing);
     };
+    remembered.computed = Some(computed);
     let rows = Rows { values: publication.values, published: publication.published, spc: publication.spc };
-    let (now_written, summary) = write_values(pool, rows, snapshot.version, Utc::now(), written.as_ref()).await?;
+    let (now_written, summary) =
+        write_values(pool, rows, read.version, Utc::now(), remembered.written.as_ref()).await?;
     let rows = now_written.rows();
     gauges.show(&rows.published, &rows.spc);
     let values = rows.values.len();
-    *written = Some(now_written);
-    Ok(Refreshed { values, rows: summary, counts_version: snapshot.version })
+    remembered.written = Some(now_written);
+    Ok(Refreshed { values, rows: summary, counts_version: read.version, counts: read })
 }
 
 /// Everything one refresh publishes, computed from the counts alone (no I/O, so `kpi demo`
@@ -163,10 +183,25 @@ impl Publication {
         population: &Population,
         spc_settings: SpcSettings,
     ) -> Option<Publication> {
+        Self::compute_reusing(counts, horizon, today, population, spc_settings, None)
+            .map(|(publication, _)| publication)
+    }
+
+    /// As [`compute`](Self::compute), reusing the values of `previous` whose counted levels have
+    /// not changed (see [`compute_reusing`]); also returns what to pass as `previous` next time.
+    pub fn compute_reusing(
+        counts: &Counts,
+        horizon: NaiveDate,
+        today: NaiveDate,
+        population: &Population,
+        spc_settings: SpcSettings,
+        previous: Option<&Computed>,
+    ) -> Option<(Publication, Computed)> {
         let range = month_range(counts, horizon.min(today))?;
-        let values = compute(counts, population, range);
+        let computed = compute_reusing(counts, population, range, previous);
+        let values = computed.values.clone();
         let published = values.iter().map(publish).collect();
         let spc = spc_rows(&values, spc_settings);
-        Some(Publication { values, published, spc })
+        Some((Publication { values, published, spc }, computed))
     }
 }

@@ -304,8 +304,14 @@ pub async fn partitions_with_pending_retractions(
     Ok(rows)
 }
 
-/// Adds count deltas to `indicator_counts`.
-pub async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Counts) -> Result<(), WarehouseError> {
+/// Adds count deltas to `indicator_counts`, stamping each row it changes with `version`, the
+/// counts version this transaction raised to (migration 0011): the publisher reads only the rows
+/// changed since the version it last read.
+pub async fn apply_deltas(
+    tx: &mut Transaction<'_, Postgres>,
+    deltas: &Counts,
+    version: RaisedVersion,
+) -> Result<(), WarehouseError> {
     if deltas.is_empty() {
         return Ok(());
     }
@@ -327,11 +333,13 @@ pub async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Counts) -
     }
     sqlx::query(
         "INSERT INTO indicator_counts AS c
-             (indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+             (indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator,
+              changed_in_version)
+         SELECT *, $8 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
          ON CONFLICT (indicator, period_kind, period_end, stratum_type, stratum_value) DO UPDATE
          SET numerator = c.numerator + EXCLUDED.numerator,
              denominator = c.denominator + EXCLUDED.denominator,
+             changed_in_version = EXCLUDED.changed_in_version,
              updated_at = now()",
     )
     .bind(&columns.indicator)
@@ -341,6 +349,7 @@ pub async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Counts) -
     .bind(&columns.stratum_value)
     .bind(&columns.numerator)
     .bind(&columns.denominator)
+    .bind(version.0)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -370,12 +379,27 @@ pub async fn advance_horizon(tx: &mut Transaction<'_, Postgres>, latest: NaiveDa
     Ok(())
 }
 
+/// The counts version a transaction raised to: what its changed count rows are stamped with.
+/// Only [`raise_counts_version`] makes one, so the counts cannot be changed before it is raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaisedVersion(i64);
+
+impl RaisedVersion {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
 /// Raises the counts version (migration 0007), which tells the publisher the counts changed.
-/// Call it last before committing: its row lock is held until the commit, so that writers
-/// raise it in the order they commit, and every other writer waits for it meanwhile.
-pub async fn raise_counts_version(tx: &mut Transaction<'_, Postgres>) -> Result<(), WarehouseError> {
-    sqlx::query("UPDATE counts_version SET version = version + 1").execute(&mut **tx).await?;
-    Ok(())
+/// Call it before changing the counts or the horizon: its row lock is held until the commit, so
+/// writers raise it in the order they commit (every other writer waits for it meanwhile, as it
+/// would for the trust-wide count rows every batch changes), and the version returned is the one
+/// the commit leaves, which [`apply_deltas`] stamps on the rows it changes (migration 0011).
+pub async fn raise_counts_version(tx: &mut Transaction<'_, Postgres>) -> Result<RaisedVersion, WarehouseError> {
+    let version = sqlx::query_scalar("UPDATE counts_version SET version = version + 1 RETURNING version")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(RaisedVersion(version))
 }
 
 /// Stores the next offset of a partition, only if this engine still owns it (its epoch).

@@ -41,25 +41,107 @@ pub struct CountsSnapshot {
     pub version: i64,
     /// The latest event date the engine has applied; `None` before its first event.
     pub horizon: Option<NaiveDate>,
-    /// Every non-zero count.
+    /// Every non-zero count, or with [`read_changes`] every count changed since the version
+    /// given, zeros included (a count that went back to zero must leave what the reader keeps).
     pub counts: Counts,
 }
 
-/// Reads the counts, the horizon and their version in one read-only repeatable-read
+/// Reads every non-zero count, the horizon and their version in one read-only repeatable-read
 /// transaction, so that the version names exactly the counts read.
 pub async fn read_snapshot(pool: &PgPool) -> Result<CountsSnapshot, WarehouseError> {
+    read(pool, None).await
+}
+
+/// As [`read_snapshot`], but only the count rows changed by the commits after version `since`
+/// (each row names the version of the commit that last changed it, migration 0011): a few
+/// thousand rows a batch at a steady rate, instead of every count.
+pub async fn read_changes(pool: &PgPool, since: i64) -> Result<CountsSnapshot, WarehouseError> {
+    read(pool, Some(since)).await
+}
+
+async fn read(pool: &PgPool, since: Option<i64>) -> Result<CountsSnapshot, WarehouseError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let version = sqlx::query_scalar("SELECT version FROM counts_version").fetch_one(&mut *tx).await?;
     let horizon = sqlx::query_scalar("SELECT latest_event_date FROM data_horizon").fetch_optional(&mut *tx).await?;
-    let rows = sqlx::query(
-        "SELECT indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator
-         FROM indicator_counts WHERE numerator <> 0 OR denominator <> 0",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let columns = "SELECT indicator, period_kind, period_end, stratum_type, stratum_value, numerator, denominator
+                   FROM indicator_counts";
+    let rows = match since {
+        None => sqlx::query(&format!("{columns} WHERE numerator <> 0 OR denominator <> 0")).fetch_all(&mut *tx).await?,
+        Some(since) => {
+            sqlx::query(&format!("{columns} WHERE changed_in_version > $1")).bind(since).fetch_all(&mut *tx).await?
+        }
+    };
     tx.commit().await?;
     Ok(CountsSnapshot { version, horizon, counts: counts_from_rows(rows)? })
+}
+
+/// The counts as a publisher last read them, kept between refreshes: each refresh reads only
+/// the rows changed since (migration 0011) and applies them, instead of reading every count.
+#[derive(Debug, Default)]
+pub struct KeptCounts {
+    /// Nothing read yet (a new publisher, or one told to [`forget`](Self::forget)).
+    read: Option<Kept>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    version: i64,
+    counts: Counts,
+}
+
+/// What [`KeptCounts::refresh`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountsRead {
+    pub version: i64,
+    pub horizon: Option<NaiveDate>,
+    /// Count rows read: every non-zero count when `whole`, else those changed since the last read.
+    pub rows: usize,
+    pub whole: bool,
+}
+
+impl KeptCounts {
+    /// Brings the kept counts up to the warehouse's current version: every count on the first
+    /// read, after [`forget`](Self::forget), or when the version has gone back (a database
+    /// restored from a backup); otherwise only the rows changed since the last read.
+    pub async fn refresh(&mut self, pool: &PgPool) -> Result<CountsRead, WarehouseError> {
+        if let Some(kept) = &mut self.read {
+            let changes = read_changes(pool, kept.version).await?;
+            if changes.version >= kept.version {
+                let rows = changes.counts.len();
+                for (key, tally) in changes.counts {
+                    if tally.is_zero() {
+                        kept.counts.remove(&key);
+                    } else {
+                        kept.counts.insert(key, tally);
+                    }
+                }
+                kept.version = changes.version;
+                return Ok(CountsRead { version: changes.version, horizon: changes.horizon, rows, whole: false });
+            }
+            tracing::warn!(
+                kept = kept.version,
+                found = changes.version,
+                "the counts version went back (a restored warehouse?): reading every count again"
+            );
+        }
+        self.read = None;
+        let whole = read_snapshot(pool).await?;
+        let read = CountsRead { version: whole.version, horizon: whole.horizon, rows: whole.counts.len(), whole: true };
+        self.read = Some(Kept { version: whole.version, counts: whole.counts });
+        Ok(read)
+    }
+
+    /// Every non-zero count as of the last [`refresh`](Self::refresh); `None` before the first.
+    pub fn counts(&self) -> Option<&Counts> {
+        self.read.as_ref().map(|kept| &kept.counts)
+    }
+
+    /// Drops what is kept, so that the next refresh reads every count (after a failed refresh,
+    /// when what happened to the warehouse meanwhile is unknown).
+    pub fn forget(&mut self) {
+        self.read = None;
+    }
 }
 
 /// Count rows with their labels turned back into the core's types.

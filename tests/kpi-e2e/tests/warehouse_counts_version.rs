@@ -1,68 +1,115 @@
 //! The warehouse between engine and publisher, on real PostgreSQL: every engine commit that
 //! changes the counts leaves a counts version the publisher has not published, whatever order
-//! the engine's transactions commit in, and a publication names the version it came from. The
-//! services' sessions run without PostgreSQL's JIT compiler.
+//! the engine's transactions commit in; a publisher reading only the count rows changed since
+//! its last read keeps what reading them all gives; and a publication names the version it came
+//! from. The services' sessions run without PostgreSQL's JIT compiler.
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use kpi_core::contrib::{Counts, Key, Tally};
 use kpi_core::indicators::FAMILIES;
 use kpi_core::period::{Period, PeriodKind};
 use kpi_core::strata::Stratum;
 use kpi_e2e::TestDb;
 use kpi_warehouse::engine::{apply_deltas, raise_counts_version};
-use kpi_warehouse::publish::{counts_version, read_snapshot, write_values, Rows};
-use sqlx::PgPool;
+use kpi_warehouse::publish::{counts_version, read_snapshot, write_values, KeptCounts, Rows};
 
-/// One count of `cell` in January 2024, trust-wide.
-fn one(cell: &'static str) -> Counts {
+/// `n` counts of `cell` in January 2024, trust-wide.
+fn one(cell: &'static str, n: i64) -> Counts {
     let key = Key {
         indicator: cell,
         period: Period { kind: PeriodKind::Month, end: NaiveDate::from_ymd_opt(2024, 1, 31).unwrap() },
         stratum: Stratum::ALL,
     };
-    Counts::from_iter([(key, Tally { numerator: 1, denominator: 0 })])
+    Counts::from_iter([(key, Tally { numerator: n, denominator: 0 })])
 }
 
-async fn newest_update(pool: &PgPool) -> Option<DateTime<Utc>> {
-    sqlx::query_scalar("SELECT max(updated_at) FROM indicator_counts").fetch_one(pool).await.unwrap()
+/// What a publisher reads of `cell`'s January count with `kept`.
+fn count_of(kept: &KeptCounts, cell: &str) -> Option<i64> {
+    let counts = kept.counts().expect("counts read");
+    counts.iter().find(|(key, _)| key.indicator == cell).map(|(_, tally)| tally.numerator)
 }
 
 #[tokio::test]
-async fn a_transaction_that_began_first_and_commits_last_still_changes_the_version() {
+async fn a_publisher_reading_only_the_changed_counts_keeps_what_reading_all_of_them_gives() {
     let db = TestDb::fresh().await;
     let pool = db.pool().await;
     kpi_warehouse::migrate(&pool).await.unwrap();
     let (cell_a, cell_b) = (FAMILIES[0].emits[0], FAMILIES[1].emits[0]);
     assert_ne!(cell_a, cell_b);
+    let mut kept = KeptCounts::default();
+    assert!(kept.refresh(&pool).await.unwrap().whole, "the first read is of every count");
 
-    // Two engine instances: `first` begins, then `second` begins, writes and commits.
+    // Two engine instances: `first` raises the version and adds its count; `second` must wait
+    // for `first`'s commit to raise it again.
     let mut first = pool.begin().await.unwrap();
-    apply_deltas(&mut first, &one(cell_a)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let mut second = pool.begin().await.unwrap();
-    apply_deltas(&mut second, &one(cell_b)).await.unwrap();
-    raise_counts_version(&mut second).await.unwrap();
-    second.commit().await.unwrap();
+    let raised = raise_counts_version(&mut first).await.unwrap();
+    apply_deltas(&mut first, &one(cell_a, 1), raised).await.unwrap();
+    let second = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut second = pool.begin().await.unwrap();
+            let raised = raise_counts_version(&mut second).await.unwrap();
+            apply_deltas(&mut second, &one(cell_b, 1), raised).await.unwrap();
+            apply_deltas(&mut second, &one(cell_a, -1), raised).await.unwrap();
+            second.commit().await.unwrap();
+            raised.get()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second writer did not wait for the first one's commit");
 
-    // The publisher reads here: it sees only `second`'s count.
-    let read = read_snapshot(&pool).await.unwrap();
-    assert_eq!(read.counts.len(), 1);
-    assert!(read.counts.keys().all(|k| k.indicator == cell_b));
-    let newest_when_read = newest_update(&pool).await;
-
-    raise_counts_version(&mut first).await.unwrap();
+    // The publisher reads while `first` is uncommitted: nothing new.
+    let read = kept.refresh(&pool).await.unwrap();
+    assert_eq!((read.rows, read.whole), (0, false));
     first.commit().await.unwrap();
+    assert_eq!(second.await.unwrap(), raised.get() + 1, "versions follow commit order");
 
-    // What the publisher used to compare did not move: `first`'s updated_at is its start.
-    assert_eq!(newest_update(&pool).await, newest_when_read, "the scenario is not the one that lost updates");
-    // The version did, so the publisher refreshes, and then sees both counts.
-    let now = counts_version(&pool).await.unwrap();
-    assert_ne!(now, read.version);
-    let again = read_snapshot(&pool).await.unwrap();
-    assert_eq!(again.version, now);
-    assert_eq!(again.counts.len(), 2);
+    // Both commits since the last read: cell_a went to 1 and back to 0, cell_b to 1.
+    let read = kept.refresh(&pool).await.unwrap();
+    assert!(!read.whole);
+    assert_eq!(read.version, raised.get() + 1);
+    assert_eq!(read.rows, 2, "only the two rows changed since the last read");
+    assert_eq!((count_of(&kept, cell_a), count_of(&kept, cell_b)), (None, Some(1)));
+    assert_eq!(kept.counts(), Some(&read_snapshot(&pool).await.unwrap().counts));
+
+    // A read with nothing new since reads nothing; a row changed again is read again.
+    assert_eq!(kept.refresh(&pool).await.unwrap().rows, 0);
+    let mut third = pool.begin().await.unwrap();
+    let raised = raise_counts_version(&mut third).await.unwrap();
+    apply_deltas(&mut third, &one(cell_b, 1), raised).await.unwrap();
+    third.commit().await.unwrap();
+    assert_eq!(kept.refresh(&pool).await.unwrap().rows, 1);
+    assert_eq!(count_of(&kept, cell_b), Some(2));
+
+    // One after `forget` reads every count.
+    kept.forget();
+    let whole = kept.refresh(&pool).await.unwrap();
+    assert_eq!((whole.rows, whole.whole), (1, true));
+}
+
+#[tokio::test]
+async fn a_publisher_reads_every_count_again_when_the_version_goes_back() {
+    let db = TestDb::fresh().await;
+    let pool = db.pool().await;
+    kpi_warehouse::migrate(&pool).await.unwrap();
+    let cell = FAMILIES[0].emits[0];
+    let mut tx = pool.begin().await.unwrap();
+    let raised = raise_counts_version(&mut tx).await.unwrap();
+    apply_deltas(&mut tx, &one(cell, 3), raised).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut kept = KeptCounts::default();
+    kept.refresh(&pool).await.unwrap();
+    assert_eq!(count_of(&kept, cell), Some(3));
+
+    // As if restored from a backup taken before that commit, then changed by an engine whose
+    // rows carry versions the publisher has already passed.
+    sqlx::query("UPDATE counts_version SET version = 0").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE indicator_counts SET numerator = 2, changed_in_version = 0").execute(&pool).await.unwrap();
+    let read = kept.refresh(&pool).await.unwrap();
+    assert!(read.whole, "a version gone back must make the publisher read everything");
+    assert_eq!(count_of(&kept, cell), Some(2));
 }
 
 #[tokio::test]
