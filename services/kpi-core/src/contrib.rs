@@ -8,7 +8,7 @@
 //! The engine keeps `indicator_counts` equal to the sum of every person's contributions by
 //! applying, for each changed person, new minus old ([`add_difference`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap;
 use std::ops::{AddAssign, Sub};
@@ -410,7 +410,7 @@ type Series = (&'static str, PeriodKind, Stratum);
 /// The value of every cell at every period ending in one of `month_ends` (ascending): the sum
 /// of its kind's changes up to the period's end. Zero values are left out.
 pub fn levels(changes: &Counts, month_ends: &[NaiveDate]) -> Counts {
-    let mut series: HashMap<Series, Vec<(NaiveDate, Tally)>> = HashMap::new();
+    let mut series: FxHashMap<Series, Vec<(NaiveDate, Tally)>> = FxHashMap::default();
     for (key, tally) in changes {
         series.entry((key.indicator, key.period.kind, key.stratum)).or_default().push((key.period.end, *tally));
     }
