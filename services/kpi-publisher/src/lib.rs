@@ -1,7 +1,8 @@
 //! `kpi-publisher`: the last service of the data flow. Whenever the engine's counts change it
-//! recomputes every indicator value (rates, limits, ratios) from the unrounded counts, writes
-//! the restricted and the published (disclosure-controlled) warehouse tables, and sets the
-//! indicator gauges on `/metrics` from the published values only.
+//! brings every indicator value (rates, limits, ratios) up to date from the unrounded counts
+//! (reading the counts changed, computing again the values they change), writes the restricted
+//! and the published (disclosure-controlled) warehouse tables, and sets the indicator gauges on
+//! `/metrics` from the published values only.
 //!
 //! # Layout
 //!

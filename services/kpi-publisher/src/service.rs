@@ -1,6 +1,6 @@
 //! The refresh loop: when the engine commits new counts (or, at the latest, every interval, if
-//! the counts changed since the last refresh), recompute all values from the counts and the
-//! reference populations and publish them.
+//! the counts changed since the last refresh), read the counts changed, compute again the values
+//! they change (from the counts and the reference populations) and publish what differs.
 
 use std::fs::File;
 use std::time::{Duration, Instant};
