@@ -1,7 +1,9 @@
 //! The publisher's operational metrics and logs: refreshes, their duration and failures.
 
 use kpi_warehouse::publish::{CountsRead, WriteSummary};
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{CounterVec, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::service::RefreshSteps;
 
 #[derive(Clone)]
 pub struct PublisherMetrics {
@@ -13,6 +15,7 @@ pub struct PublisherMetrics {
     rows_written: IntCounter,
     counts_version: IntGauge,
     count_rows_read: IntCounterVec,
+    step_seconds: CounterVec,
 }
 
 impl PublisherMetrics {
@@ -52,6 +55,17 @@ impl PublisherMetrics {
             ),
             &["read"],
         )?;
+        let step_seconds = CounterVec::new(
+            Opts::new(
+                "kpi_publisher_refresh_step_seconds_total",
+                "Time refreshes spent in each step: read (counts from PostgreSQL), compute (values, \
+                 disclosure control, SPC), write (the changed rows to PostgreSQL), gauges.",
+            ),
+            &["step"],
+        )?;
+        for (step, _) in RefreshSteps::default().labelled() {
+            step_seconds.with_label_values(&[step]);
+        }
         registry.register(Box::new(refreshes.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(seconds.clone()))?;
@@ -60,6 +74,7 @@ impl PublisherMetrics {
         registry.register(Box::new(rows_written.clone()))?;
         registry.register(Box::new(counts_version.clone()))?;
         registry.register(Box::new(count_rows_read.clone()))?;
+        registry.register(Box::new(step_seconds.clone()))?;
         Ok(PublisherMetrics {
             refreshes,
             failures,
@@ -69,6 +84,7 @@ impl PublisherMetrics {
             rows_written,
             counts_version,
             count_rows_read,
+            step_seconds,
         })
     }
 
@@ -91,6 +107,13 @@ impl PublisherMetrics {
         let kind = if read.whole { "whole" } else { "changed" };
         self.count_rows_read.with_label_values(&[kind]).inc_by(read.rows as u64);
         tracing::debug!(rows = read.rows, read = kind, version = read.version, "counts read");
+    }
+
+    /// Where a refresh's time went.
+    pub fn steps(&self, steps: RefreshSteps) {
+        for (step, seconds) in steps.labelled() {
+            self.step_seconds.with_label_values(&[step]).inc_by(seconds);
+        }
     }
 
     /// The published values are computed from the counts as they are now.

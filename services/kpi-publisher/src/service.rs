@@ -73,6 +73,7 @@ pub async fn run(
                 let refreshed = refresh(&pool, &population, spc, &gauges, today, &mut remembered).await?;
                 took = started.elapsed();
                 metrics.counts_read(refreshed.counts);
+                metrics.steps(refreshed.steps);
                 metrics.refreshed(refreshed.values, refreshed.rows, took.as_secs_f64(), Some(refreshed.counts_version));
                 published = Some((refreshed.counts_version, today));
             }
@@ -116,6 +117,27 @@ pub struct Refreshed {
     pub counts_version: i64,
     /// How the counts were read: whole, or only the rows changed since the last refresh.
     pub counts: CountsRead,
+    pub steps: RefreshSteps,
+}
+
+/// Seconds a refresh spent in each of its steps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefreshSteps {
+    /// Reading the counts (changed since the last refresh, or all of them).
+    pub read: f64,
+    /// Levels, values, disclosure control and SPC.
+    pub compute: f64,
+    /// Writing what changed to the three tables (PostgreSQL).
+    pub write: f64,
+    /// Setting the gauges.
+    pub gauges: f64,
+}
+
+impl RefreshSteps {
+    /// Each step with its label in `kpi_publisher_refresh_step_seconds_total`.
+    pub fn labelled(self) -> [(&'static str, f64); 4] {
+        [("read", self.read), ("compute", self.compute), ("write", self.write), ("gauges", self.gauges)]
+    }
 }
 
 /// What a publisher keeps from one refresh to the next, so that each does only the work the
@@ -141,8 +163,13 @@ pub async fn refresh(
     today: NaiveDate,
     remembered: &mut Remembered,
 ) -> Result<Refreshed, WarehouseError> {
+    let mut steps = RefreshSteps::default();
+    let mut watch = Instant::now();
+    let mut lap = || std::mem::replace(&mut watch, Instant::now()).elapsed().as_secs_f64();
     let read = remembered.counts.refresh(pool).await?;
-    let nothing = Refreshed { values: 0, rows: WriteSummary::default(), counts_version: read.version, counts: read };
+    steps.read = lap();
+    let nothing =
+        Refreshed { values: 0, rows: WriteSummary::default(), counts_version: read.version, counts: read, steps };
     let (Some(horizon), Some(counts)) = (read.horizon, remembered.counts.counts()) else { return Ok(nothing) };
     let previous = remembered.computed.as_ref();
     let Some((publication, computed)) =
@@ -151,14 +178,17 @@ pub async fn refresh(
         return Ok(nothing);
     };
     remembered.computed = Some(computed);
+    steps.compute = lap();
     let rows = Rows { values: publication.values, published: publication.published, spc: publication.spc };
     let (now_written, summary) =
         write_values(pool, rows, read.version, Utc::now(), remembered.written.as_ref()).await?;
+    steps.write = lap();
     let rows = now_written.rows();
     gauges.show(&rows.published, &rows.spc);
+    steps.gauges = lap();
     let values = rows.values.len();
     remembered.written = Some(now_written);
-    Ok(Refreshed { values, rows: summary, counts_version: read.version, counts: read })
+    Ok(Refreshed { values, rows: summary, counts_version: read.version, counts: read, steps })
 }
 
 /// Everything one refresh publishes, computed from the counts alone (no I/O, so `kpi demo`

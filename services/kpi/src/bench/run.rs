@@ -204,10 +204,9 @@ impl Bench<'_> {
         stages.push(stage("publisher (start to values published)", accepted, publish_seconds, None));
         e2e += publish_seconds;
         let m = Metrics::scrape(&client, self.services[publisher].admin).await?;
-        time_spent.push(spent(
-            "publisher: read counts, compute, write values (refreshes)",
-            m.histogram("kpi_publisher_refresh_duration_seconds"),
-        ));
+        let first_refreshes = m.histogram("kpi_publisher_refresh_duration_seconds");
+        time_spent.push(spent("publisher: read counts, compute, write values (refreshes)", first_refreshes));
+        let first_steps = publisher_steps(&m);
 
         // 7. The SQL batch peer, while the services are idle.
         let peer = sql_peer::run(&pool, &feed.path, feed.lines).await?;
@@ -215,7 +214,16 @@ impl Bench<'_> {
 
         // 8. Latency at a steady rate.
         let latency = if args.latency_seconds > 0 {
-            Some(self.latency(&producer, &pool, &feed.path, &client, publisher).await?)
+            let latency = self.latency(&producer, &pool, &feed.path, &client, publisher).await?;
+            // The refreshes of the steady rate alone: the phase's less those of phase 6.
+            let m = Metrics::scrape(&client, self.services[publisher].admin).await?;
+            let (seconds, count) = m.histogram("kpi_publisher_refresh_duration_seconds");
+            let count = count.saturating_sub(first_refreshes.1);
+            time_spent.push(spent("publisher at the steady rate (refreshes)", (seconds - first_refreshes.0, count)));
+            for ((step, now), (_, before)) in publisher_steps(&m).into_iter().zip(first_steps) {
+                time_spent.push(spent(&format!("  of which {}", publisher_step(step)), (now - before, count)));
+            }
+            Some(latency)
         } else {
             None
         };
@@ -393,6 +401,26 @@ fn engine_step(step: &str) -> &str {
         "contributions" => "contribution differences (engine, both cores, beside recording)",
         "add_counts" => "adding count changes to indicator_counts (PostgreSQL)",
         "commit" => "horizon, offsets and commit (PostgreSQL)",
+        other => other,
+    }
+}
+
+/// The publisher's `kpi_publisher_refresh_step_seconds_total`, step by step.
+fn publisher_steps(m: &Metrics) -> Vec<(&'static str, f64)> {
+    kpi_publisher::service::RefreshSteps::default()
+        .labelled()
+        .into_iter()
+        .map(|(step, _)| (step, m.labelled("kpi_publisher_refresh_step_seconds_total", "step", step)))
+        .collect()
+}
+
+/// How the table names a publisher refresh step.
+fn publisher_step(step: &str) -> &str {
+    match step {
+        "read" => "reading the counts changed (PostgreSQL)",
+        "compute" => "computing the values whose counts changed, disclosure control, SPC",
+        "write" => "writing the rows that changed (PostgreSQL)",
+        "gauges" => "setting the gauges that changed",
         other => other,
     }
 }
