@@ -14,9 +14,8 @@ use std::sync::OnceLock;
 
 use kpi_core::contrib::Counts;
 use kpi_core::replay::Replay;
-use kpi_core::validate::decode;
 use kpi_core::values::{compute, month_range, IndicatorValue};
-use kpi_core::{Event, Payload, Pseudonymiser};
+use kpi_core::{Event, Payload};
 use kpi_synth::SynthConfig;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -49,20 +48,9 @@ fn feed() -> &'static Feed {
             retraction_share: 0.05,
             ..SynthConfig::default()
         };
-        let mut ndjson = Vec::new();
-        kpi_synth::generate(&cfg, &mut ndjson, |_| {}).expect("in-memory generation");
-        let pseudonymiser = Pseudonymiser::new(&[3; 32]).unwrap();
-        let raw = String::from_utf8(ndjson).unwrap();
-        let mut events: Vec<Event> = raw
-            .lines()
-            .chain(awkward(&raw).iter().map(String::as_str))
-            .map(|line| {
-                let mut event =
-                    decode(line.as_bytes(), None).unwrap_or_else(|r| panic!("feed line refused: {r}: {line}"));
-                pseudonymiser.pseudonymise(&mut event);
-                event
-            })
-            .collect();
+        let raw = common::synthetic_feed(&cfg);
+        let awkward = awkward(&raw);
+        let mut events: Vec<Event> = common::accepted(raw.lines().chain(awkward.iter().map(String::as_str)));
         // A repeat of the first event at the end, so the feed's own order has one too.
         events.push(events[0].clone());
         let kinds: BTreeSet<&str> = events.iter().map(|e| e.payload.kind()).collect();

@@ -10,9 +10,8 @@ use kpi_core::contrib::{Counts, Key, Tally};
 use kpi_core::period::{Period, PeriodKind};
 use kpi_core::replay::Replay;
 use kpi_core::strata::{Stratum, StratumType};
-use kpi_core::validate::decode;
 use kpi_core::values::{compute, compute_reusing, month_range, Computed, IndicatorValue};
-use kpi_core::{Event, Pseudonymiser};
+use kpi_core::Event;
 use kpi_synth::SynthConfig;
 
 fn feed() -> Vec<Event> {
@@ -25,18 +24,7 @@ fn feed() -> Vec<Event> {
         retraction_share: 0.05,
         ..SynthConfig::default()
     };
-    let mut ndjson = Vec::new();
-    kpi_synth::generate(&cfg, &mut ndjson, |_| {}).expect("in-memory generation");
-    let pseudonymiser = Pseudonymiser::new(&[3; 32]).unwrap();
-    String::from_utf8(ndjson)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let mut event = decode(line.as_bytes(), None).unwrap_or_else(|r| panic!("feed line refused: {r}: {line}"));
-            pseudonymiser.pseudonymise(&mut event);
-            event
-        })
-        .collect()
+    common::accepted(common::synthetic_feed(&cfg).lines())
 }
 
 /// Exactly equal; the Debug text compares a NaN with a NaN.

@@ -141,12 +141,14 @@ impl RefreshSteps {
 }
 
 /// What a publisher keeps from one refresh to the next, so that each does only the work the
-/// counts' changes call for. Each part checks itself against the warehouse or the counts before
-/// it is used, so a refresh is right with any of it (and with none: `Remembered::default()`).
+/// counts' changes call for. The values kept are checked against the counts, and the rows kept
+/// against the warehouse, before they are used; the counts kept rely on every writer of
+/// `indicator_counts` stamping the rows it changes (migration 0011), and are read whole again at
+/// a start, after a failed refresh, and when the counts version goes back.
 #[derive(Default)]
 pub struct Remembered {
     /// The counts as last read: only the rows changed since are read.
-    pub counts: KeptCounts,
+    counts: KeptCounts,
     /// The values last computed, with their levels: only values whose levels changed are
     /// computed again.
     computed: Option<Computed>,

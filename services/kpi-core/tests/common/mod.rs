@@ -30,6 +30,26 @@ pub fn population() -> Population {
     Population::from_csv(csv.as_bytes(), imd.as_bytes()).expect("test population")
 }
 
+/// The NDJSON feed kpi-synth generates with `cfg`.
+pub fn synthetic_feed(cfg: &kpi_synth::SynthConfig) -> String {
+    let mut ndjson = Vec::new();
+    kpi_synth::generate(cfg, &mut ndjson, |_| {}).expect("in-memory generation");
+    String::from_utf8(ndjson).expect("the generator writes UTF-8")
+}
+
+/// Raw lines decoded (each must pass validation) and pseudonymised, as ingest would.
+pub fn accepted<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<kpi_core::Event> {
+    let pseudonymiser = Pseudonymiser::new(&[3; 32]).unwrap();
+    lines
+        .into_iter()
+        .map(|line| {
+            let mut event = decode(line.as_bytes(), None).unwrap_or_else(|r| panic!("feed line refused: {r}: {line}"));
+            pseudonymiser.pseudonymise(&mut event);
+            event
+        })
+        .collect()
+}
+
 /// Events applied in the order given.
 pub struct Scenario {
     replay: Replay,
