@@ -142,25 +142,20 @@ pub fn compute_reusing(
         let key = Key { indicator: cell, period, stratum };
         previous.is_some_and(|p| levels.get(&key) == p.levels.get(&key))
     };
-    let same_measure = |measure: Measure, period, stratum| match measure {
-        Measure::Cell(cell) => same(cell, period, stratum),
-        Measure::Nights(n) => {
-            same(n.fixed, period, stratum) && same(n.ends, period, stratum) && same(n.starts, period, stratum)
-        }
-    };
-    // Every level a method reads, as the arms below read them.
-    let inputs_unchanged = |method: Method, period: Period, stratum: Stratum| match method {
-        Method::Count(measure) => same_measure(measure, period, stratum),
-        Method::Percentage { cell } => same(cell, period, stratum),
-        Method::RatePerPopulation { numerator, .. } | Method::PercentageOfPopulation { numerator, .. } => {
-            same(numerator, period, stratum)
-        }
-        Method::RatePer { numerator, denominator, .. } => {
-            same(numerator, period, stratum) && same_measure(denominator, period, stratum)
-        }
-        Method::RateRatio { rate, breakdown, reference } => rate_numerator(rate).is_none_or(|numerator| {
-            same(numerator, period, stratum) && same(numerator, period, Stratum { kind: breakdown, value: reference })
-        }),
+    // The cells each indicator's method reads (`Method::cells`), in the value's stratum and, for a
+    // rate ratio, in its reference stratum too.
+    let reads: Vec<(Vec<&'static str>, Option<Stratum>)> = CATALOGUE
+        .iter()
+        .map(|i| {
+            let reference = match i.method {
+                Method::RateRatio { breakdown, reference, .. } => Some(Stratum { kind: breakdown, value: reference }),
+                _ => None,
+            };
+            (i.method.cells(), reference)
+        })
+        .collect();
+    let inputs_unchanged = |(cells, reference): &(Vec<&'static str>, Option<Stratum>), period, stratum| {
+        cells.iter().all(|&cell| same(cell, period, stratum) && reference.is_none_or(|r| same(cell, period, r)))
     };
     let count = |cell, period, stratum| tally(cell, period, stratum).numerator;
     let measure = |measure: Measure, period: Period, stratum| match measure {
@@ -177,14 +172,14 @@ pub fn compute_reusing(
     for &end in &ends {
         for kind in PeriodKind::ALL {
             let period = Period { kind, end };
-            for indicator in CATALOGUE {
+            for (indicator, reads) in CATALOGUE.iter().zip(&reads) {
                 let id = indicator.id;
                 for stratum in Stratum::every() {
                     let kept = previous.and_then(|p| p.values.get(values.len())).filter(|v| {
                         v.indicator == id
                             && v.period == period
                             && v.stratum == stratum
-                            && inputs_unchanged(indicator.method, period, stratum)
+                            && inputs_unchanged(reads, period, stratum)
                     });
                     if let Some(kept) = kept {
                         values.push(kept.clone());

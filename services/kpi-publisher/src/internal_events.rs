@@ -63,6 +63,9 @@ impl PublisherMetrics {
             ),
             &["step"],
         )?;
+        for read in ["whole", "changed"] {
+            count_rows_read.with_label_values(&[read]);
+        }
         for (step, _) in RefreshSteps::default().labelled() {
             step_seconds.with_label_values(&[step]);
         }
