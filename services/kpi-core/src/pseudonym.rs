@@ -62,6 +62,23 @@ impl Pseudonymiser {
     }
 }
 
+/// Whether `text` is spelled as [`Pseudonymiser::pseudonym`] spells a pseudonym: 64 lowercase
+/// hex digits. The warehouse keeps event ids and person pseudonyms as the 32 bytes they spell
+/// (migration 0012), so an id spelled otherwise could not be kept, or read back, as sent.
+pub fn is_pseudonym(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether every id the warehouse keeps of `event` is a pseudonym ([`is_pseudonym`]): its own
+/// id, its person's and, for a retraction, its target's. True of every event kpi-ingest writes.
+pub fn has_pseudonymous_ids(event: &Event) -> bool {
+    let target_ok = match &event.payload {
+        Payload::EventRetracted { retracted_event_id } => is_pseudonym(retracted_event_id),
+        _ => true,
+    };
+    is_pseudonym(&event.event_id) && event.person.as_deref().is_none_or(is_pseudonym) && target_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +93,38 @@ mod tests {
         assert_ne!(a, p.pseudonym("event", "9434765919"));
         let other = Pseudonymiser::new(&[8; 32]).unwrap();
         assert_ne!(a, other.pseudonym("person", "9434765919"));
+    }
+
+    #[test]
+    fn only_the_spelling_of_a_pseudonym_is_one() {
+        let p = Pseudonymiser::new(&[7; 32]).unwrap();
+        let id = p.pseudonym("event", "E1");
+        assert!(is_pseudonym(&id));
+        assert!(!is_pseudonym(&id.to_uppercase()), "upper case would not read back as sent");
+        assert!(!is_pseudonym(&id[1..]), "63 digits");
+        assert!(!is_pseudonym(&format!("{id}0")), "65 digits");
+        assert!(!is_pseudonym(&format!("g{}", &id[1..])), "not a hex digit");
+        assert!(!is_pseudonym("E1"));
+    }
+
+    #[test]
+    fn an_event_has_pseudonymous_ids_only_when_every_id_kept_is_one() {
+        let p = Pseudonymiser::new(&[7; 32]).unwrap();
+        let event = |id: &str, person: &str, payload: &str| -> Event {
+            let record = format!(
+                r#"{{"event_id": "{id}", "occurred_at": "2024-03-01T10:00:00Z", "recorded_at": "2024-03-01T10:00:00Z",
+                    "date": "2024-03-01", "person": "{person}", "payload": {payload}}}"#
+            );
+            serde_json::from_str(&record).expect("a canonical event")
+        };
+        let (id, person, target) =
+            (p.pseudonym("event", "E1"), p.pseudonym("person", "P1"), p.pseudonym("event", "E0"));
+        let smoking = r#"{"type": "smoking_status", "status": "current"}"#;
+        let retracting = |target: &str| format!(r#"{{"type": "event_retracted", "retracted_event_id": "{target}"}}"#);
+        assert!(has_pseudonymous_ids(&event(&id, &person, smoking)));
+        assert!(has_pseudonymous_ids(&event(&id, &person, &retracting(&target))));
+        assert!(!has_pseudonymous_ids(&event("E1", &person, smoking)), "its own id");
+        assert!(!has_pseudonymous_ids(&event(&id, "P1", smoking)), "its person");
+        assert!(!has_pseudonymous_ids(&event(&id, &person, &retracting("E0"))), "a retraction's target");
     }
 }

@@ -145,7 +145,7 @@ impl EngineMetrics {
         if report.undecodable > 0 {
             tracing::error!(
                 count = report.undecodable,
-                "canonical records that do not decode were skipped: is an older or newer kpi-ingest writing the topic?"
+                "canonical records that do not decode, or whose ids are not pseudonyms, were skipped: is an older or newer kpi-ingest, or something else, writing the topic?"
             );
         }
         tracing::debug!(?report, batch_seconds, "batch committed");

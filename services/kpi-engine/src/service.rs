@@ -17,6 +17,7 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use sqlx::PgPool;
 
+use kpi_core::pseudonym::has_pseudonymous_ids;
 use kpi_core::Event;
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::kafka::consumer_config;
@@ -529,7 +530,10 @@ fn decode(message: &impl Message) -> Incoming {
     let decoded = message
         .payload()
         .and_then(|bytes| std::str::from_utf8(bytes).ok())
-        .and_then(|text| Some((serde_json::from_str::<Event>(text).ok()?, text.to_owned())));
+        .and_then(|text| Some((serde_json::from_str::<Event>(text).ok()?, text.to_owned())))
+        // The warehouse keeps ids as the bytes they spell: one not spelled as a pseudonym is not
+        // kpi-ingest's, and could not be recorded as sent.
+        .filter(|(event, _)| has_pseudonymous_ids(event));
     let (event, record) = match decoded {
         Some((event, record)) => (Some(event), record),
         None => (None, String::new()),

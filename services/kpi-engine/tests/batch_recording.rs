@@ -6,14 +6,18 @@
 mod support;
 
 use kpi_e2e::db::TestDb;
-use support::{detention_started, retraction, Engine};
+use support::{detention_started, name, retraction, Engine};
 
-/// (event id, person, event as stored) for every row of `events_seen`, by id.
+/// (event id, person, event as stored) for every row of `events_seen`, by id, the ids by the
+/// names the test gave them.
 async fn recorded(engine: &Engine) -> Vec<(String, Option<String>, Option<String>)> {
-    sqlx::query_as("SELECT event_id, person, event FROM events_seen ORDER BY event_id")
-        .fetch_all(&engine.pool)
-        .await
-        .unwrap()
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT encode(event_id, 'hex'), encode(person, 'hex'), event FROM events_seen ORDER BY event_id",
+    )
+    .fetch_all(&engine.pool)
+    .await
+    .unwrap();
+    rows.into_iter().map(|(id, person, event)| (name(&id), person.as_deref().map(name), event)).collect()
 }
 
 #[tokio::test]

@@ -1,6 +1,11 @@
 //! The engine's side of the warehouse: everything one batch commits in one transaction (the
 //! events it applied, count deltas and the next offset of each partition), and the reads that
 //! rebuild a person's state from them.
+//!
+//! Event ids and person pseudonyms cross this boundary as the 64 hex digits they are spelled in
+//! and are kept as the 32 bytes they spell (migration 0012): the statements `decode` what they
+//! are given and `encode` what they return. The engine takes in only ids spelled so
+//! (`kpi_core::pseudonym::has_pseudonymous_ids`); any other would fail the batch's statements.
 
 use std::collections::{HashMap, HashSet};
 
@@ -71,12 +76,12 @@ pub async fn load_persons(
     // text beside the states built from it raised the engine's peak memory by that much again.
     let mut states: HashMap<String, PersonState> = HashMap::with_capacity(persons.len());
     let mut rows = sqlx::query(
-        "SELECT s.person, s.event,
+        "SELECT p.person, s.event,
                 EXISTS (SELECT 1 FROM retractions r
                         WHERE r.target_event_id = s.event_id AND r.applied
-                          AND NOT (r.target_event_id = ANY($2))) AS retracted
+                          AND NOT (encode(r.target_event_id, 'hex') = ANY($2))) AS retracted
          FROM UNNEST($1::text[]) AS p(person)
-         JOIN events_seen s ON s.person = p.person COLLATE \"C\"
+         JOIN events_seen s ON s.person = decode(p.person, 'hex')
          WHERE s.event IS NOT NULL",
     )
     .bind(persons)
@@ -236,9 +241,9 @@ async fn insert_returning_new(
 ) -> Result<Vec<String>, WarehouseError> {
     let rows = sqlx::query_with(
         "INSERT INTO events_seen (event_id, person, partition, event)
-         SELECT id, person, part, record FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[])
-             AS u(id, person, part, record)
-         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+         SELECT decode(id, 'hex'), decode(person, 'hex'), part, record
+         FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[]) AS u(id, person, part, record)
+         ON CONFLICT (event_id) DO NOTHING RETURNING encode(event_id, 'hex') AS event_id",
         arguments,
     )
     .fetch_all(&mut **tx)
@@ -258,7 +263,8 @@ pub async fn record_retractions(
     let ids: Vec<&str> = retractions.iter().map(|r| r.1).collect();
     sqlx::query(
         "INSERT INTO retractions (target_event_id, retraction_event_id)
-         SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT (target_event_id) DO NOTHING",
+         SELECT decode(target, 'hex'), decode(id, 'hex') FROM UNNEST($1::text[], $2::text[]) AS u(target, id)
+         ON CONFLICT (target_event_id) DO NOTHING",
     )
     .bind(&targets)
     .bind(&ids)
@@ -279,7 +285,7 @@ pub async fn take_pending_retractions(
          FROM events_seen s
          WHERE NOT r.applied AND s.event_id = r.target_event_id
            AND s.person IS NOT NULL AND s.partition = ANY($1)
-         RETURNING r.target_event_id, s.person, s.partition",
+         RETURNING encode(r.target_event_id, 'hex'), encode(s.person, 'hex'), s.partition",
     )
     .bind(partitions)
     .fetch_all(&mut **tx)

@@ -66,11 +66,12 @@ async fn retraction_landing_on_another_partition_is_applied_while_the_targets_pa
 
     pipeline.produce_lines("retraction.ndjson", &all[lines.len()..]).await;
     pipeline.wait_for_engine(distinct_events(&all), Duration::from_secs(60)).await;
-    let retraction_partition: i32 = sqlx::query_scalar("SELECT partition FROM events_seen WHERE event_id = $1")
-        .bind(pseudonymiser.pseudonym("event", "retraction-on-a-quiet-partition"))
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let retraction_partition: i32 =
+        sqlx::query_scalar("SELECT partition FROM events_seen WHERE event_id = decode($1, 'hex')")
+            .bind(pseudonymiser.pseudonym("event", "retraction-on-a-quiet-partition"))
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_ne!(retraction_partition, target_partition, "the retraction must land away from its target");
     let (got, want) = (pipeline.counts().await, as_rows(&pipeline.reference(&all)));
     assert!(got == want, "counts after the retraction: {}", count_differences(&got, &want, 20));
@@ -83,7 +84,7 @@ async fn retraction_landing_on_another_partition_is_applied_while_the_targets_pa
 
 /// The partition of a person's recorded events (`None`: none recorded).
 async fn partition_of_person(pool: &PgPool, person: &str) -> Option<i32> {
-    sqlx::query_scalar("SELECT partition FROM events_seen WHERE person = $1 LIMIT 1")
+    sqlx::query_scalar("SELECT partition FROM events_seen WHERE person = decode($1, 'hex') LIMIT 1")
         .bind(person)
         .fetch_optional(pool)
         .await

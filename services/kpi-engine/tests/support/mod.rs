@@ -20,7 +20,7 @@ struct Collected(Mutex<Vec<String>>);
 
 impl DeadLetters for Collected {
     async fn send(&self, events: &[Event]) -> anyhow::Result<()> {
-        self.0.lock().unwrap().extend(events.iter().map(|e| e.event_id.clone()));
+        self.0.lock().unwrap().extend(events.iter().map(|e| name(&e.event_id)));
         Ok(())
     }
 }
@@ -81,7 +81,22 @@ impl Engine {
     }
 }
 
-pub fn event(id: &str, person: &str, date: &str, payload: &str) -> String {
+/// The id a test names `name`, spelled as a pseudonym (64 lowercase hex digits, as kpi-ingest
+/// writes every id the warehouse keeps): the name's bytes, then zeros.
+pub fn id(name: &str) -> String {
+    assert!(name.len() <= 32 && !name.contains('\0'), "a test id's name fits in 32 bytes");
+    format!("{:0<64}", hex::encode(name))
+}
+
+/// The name a test gave an [`id`].
+pub fn name(id: &str) -> String {
+    let bytes = hex::decode(id).expect("an id is hex");
+    String::from_utf8(bytes.into_iter().take_while(|b| *b != 0).collect()).expect("a name is UTF-8")
+}
+
+/// A canonical event whose id and person are named `id` and `person` ([`id`]).
+pub fn event(id_name: &str, person: &str, date: &str, payload: &str) -> String {
+    let (id, person) = (id(id_name), self::id(person));
     format!(
         r#"{{"event_id": "{id}", "occurred_at": "{date}T10:00:00Z", "recorded_at": "{date}T10:00:00Z",
             "date": "{date}", "person": "{person}", "payload": {payload}}}"#
@@ -102,5 +117,6 @@ pub fn detention_ended(id: &str, person: &str, date: &str, detention: &str) -> S
 }
 
 pub fn retraction(id: &str, person: &str, date: &str, target: &str) -> String {
+    let target = self::id(target);
     event(id, person, date, &format!(r#"{{"type": "event_retracted", "retracted_event_id": "{target}"}}"#))
 }

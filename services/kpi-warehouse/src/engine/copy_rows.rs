@@ -6,6 +6,9 @@
 //! backslash, tab, newline or carriage return inside a value written as `\\`, `\t`, `\n`, `\r`
 //! (PostgreSQL's `COPY` documentation, "Text Format"). Nothing else is escaped, so [`parse`]
 //! only has these to undo.
+//!
+//! The ids are `bytea` columns (migration 0012) and rows carry them as the hex they are spelled
+//! in: `bytea`'s hex input is `\x` followed by the digits, its backslash doubled in this format.
 
 /// One row of `events_seen (event_id, person, partition, event)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,17 +19,27 @@ pub struct Row {
     pub event: Option<String>,
 }
 
-/// Appends one row in the text format.
+/// Appends one row in the text format; the ids are hex, sent as `bytea`.
 pub fn push(out: &mut Vec<u8>, event_id: &str, person: Option<&str>, partition: i32, event: Option<&str>) {
-    push_field(out, Some(event_id));
+    push_hex_bytes(out, Some(event_id));
     out.push(b'\t');
-    push_field(out, person);
+    push_hex_bytes(out, person);
     out.push(b'\t');
     out.extend_from_slice(partition.to_string().as_bytes());
     out.push(b'\t');
     push_field(out, event);
     out.push(b'\n');
 }
+
+/// A `bytea` field given in hex: `\x` (its backslash escaped) and the digits.
+fn push_hex_bytes(out: &mut Vec<u8>, hex: Option<&str>) {
+    if hex.is_some() {
+        out.extend_from_slice(BYTEA_HEX_PREFIX);
+    }
+    push_field(out, hex);
+}
+
+const BYTEA_HEX_PREFIX: &[u8] = b"\\\\x";
 
 fn push_field(out: &mut Vec<u8>, value: Option<&str>) {
     let Some(value) = value else {
@@ -59,10 +72,13 @@ pub fn parse(text: &[u8]) -> Vec<Row> {
     text.split(|b| *b == b'\n')
         .filter(|line| !line.is_empty())
         .map(|line| {
-            let mut fields = line.split(|b| *b == b'\t').map(unescape);
-            let mut next = || fields.next().expect("a row written by `push` has four fields");
-            let event_id = next().expect("an event id is never NULL");
-            let person = next();
+            let mut fields = line.split(|b| *b == b'\t');
+            let mut next = || unescape(fields.next().expect("a row written by `push` has four fields"));
+            let hex = |field: Option<String>| {
+                field.map(|f| f.strip_prefix("\\x").expect("written with its prefix").to_owned())
+            };
+            let event_id = hex(next()).expect("an event id is never NULL");
+            let person = hex(next());
             let partition = next().and_then(|p| p.parse().ok()).expect("a partition is a number");
             let event = next();
             Row { event_id, person, partition, event }
@@ -120,6 +136,9 @@ mod tests {
     fn special_characters_are_written_as_copy_reads_them() {
         let mut text = Vec::new();
         push(&mut text, "e\\1", None, 7, Some("a\tb\nc\rd"));
-        assert_eq!(text, b"e\\\\1\t\\N\t7\ta\\tb\\nc\\rd\n".to_vec());
+        assert_eq!(text, b"\\\\xe\\\\1\t\\N\t7\ta\\tb\\nc\\rd\n".to_vec());
+        text.clear();
+        push(&mut text, "0a", Some("ff"), 0, Some("{}"));
+        assert_eq!(text, b"\\\\x0a\t\\\\xff\t0\t{}\n".to_vec(), "bytea's hex input, its backslash doubled");
     }
 }

@@ -186,7 +186,8 @@ async fn watch(pool: PgPool, publisher: Publisher, probes: Arc<Mutex<Probes>>) {
         if !ids.is_empty() {
             // One statement, one snapshot: the version read includes the probe's own commit.
             let found: Result<Vec<(String, i64)>, _> = sqlx::query_as(
-                "SELECT e.event_id, v.version FROM events_seen e CROSS JOIN counts_version v WHERE e.event_id = ANY($1)",
+                "SELECT encode(e.event_id, 'hex'), v.version FROM events_seen e CROSS JOIN counts_version v
+                 WHERE e.event_id = ANY(ARRAY(SELECT decode(id, 'hex') FROM UNNEST($1::text[]) AS u(id)))",
             )
             .bind(&ids)
             .fetch_all(&pool)
