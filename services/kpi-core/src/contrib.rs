@@ -8,12 +8,12 @@
 //! The engine keeps `indicator_counts` equal to the sum of every person's contributions by
 //! applying, for each changed person, new minus old ([`add_difference`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 use std::ops::{AddAssign, Sub};
 
-use chrono::{Days, Months, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 
 use crate::indicators::{Shape, FAMILIES};
 use crate::period::{month_end, month_start, Period, PeriodKind};
@@ -100,17 +100,39 @@ impl Emitter {
     }
 }
 
-/// A state family's values at each period it is asked about, by the period's index.
+/// A state family's values at each period it is asked about, by the period's index. Kept in
+/// one list rather than a list per period, which every family grew at every period of every
+/// evaluation (allocating was about 2 % of the contributions' time, `examples/contributions.rs`).
 pub struct StateCells {
-    cells: Vec<Vec<(&'static str, Tally)>>,
+    cells: Vec<(usize, &'static str, Tally)>,
+    periods: usize,
 }
 
 impl StateCells {
+    /// Room for values at `periods` periods (indices `0..periods`).
+    pub fn new(periods: usize) -> Self {
+        StateCells { cells: Vec::new(), periods }
+    }
+
     /// Sets (adds to) `cell` at the period with index `at`.
     pub fn add(&mut self, at: usize, cell: &'static str, tally: Tally) {
+        debug_assert!(at < self.periods, "period {at} of {}", self.periods);
         if !tally.is_zero() {
-            self.cells[at].push((cell, tally));
+            self.cells.push((at, cell, tally));
         }
+    }
+
+    /// The values at each period, in index order: one list for every period, empty where none
+    /// (each entry still names its period's index).
+    pub fn by_period(&mut self) -> impl Iterator<Item = &[(usize, &'static str, Tally)]> {
+        self.cells.sort_unstable_by_key(|(at, _, _)| *at);
+        let mut rest = self.cells.as_slice();
+        (0..self.periods).map(move |at| {
+            let here = rest.iter().take_while(|(index, _, _)| *index == at).count();
+            let (list, after) = rest.split_at(here);
+            rest = after;
+            list
+        })
     }
 }
 
@@ -215,20 +237,21 @@ fn changes_from(view: &PersonView, from: Option<NaiveDate>) -> FxHashMap<Change,
             points.entry(period).or_default().push((cell, tally));
             points.entry(Period::new(period.kind, period.end + Days::new(1))).or_default();
         }
-        add_changes(view, points, from, &mut changes);
+        add_changes(view, points.iter().map(|(period, values)| (*period, values.iter().copied())), from, &mut changes);
     }
     if has_state_families {
         let mut periods = change_points(view);
         if let Some(from) = from {
             periods = from_the_value_before(periods, from);
         }
-        let mut cells = StateCells { cells: vec![Vec::new(); periods.len()] };
+        let mut cells = StateCells::new(periods.len());
         for family in FAMILIES {
             if let Shape::State(contribute) = family.shape {
                 contribute(view, &periods, &mut cells);
             }
         }
-        add_changes(view, periods.into_iter().zip(cells.cells), from, &mut changes);
+        let values = cells.by_period().map(|list| list.iter().map(|&(_, cell, tally)| (cell, tally)));
+        add_changes(view, periods.into_iter().zip(values), from, &mut changes);
     }
     changes.retain(|_, tally| !tally.is_zero());
     changes
@@ -258,22 +281,26 @@ fn from_the_value_before(periods: Vec<Period>, from: NaiveDate) -> Vec<Period> {
 /// values leave the old band and enter the new one whole; stratified, the person's other five
 /// strata then net to the plain difference. Periods ending before `from` only give the value
 /// the next one changes from.
-fn add_changes(
+fn add_changes<Values: Iterator<Item = (&'static str, Tally)>>(
     view: &PersonView,
-    evaluations: impl IntoIterator<Item = (Period, Vec<(&'static str, Tally)>)>,
+    evaluations: impl IntoIterator<Item = (Period, Values)>,
     from: Option<NaiveDate>,
     changes: &mut FxHashMap<Change, Tally>,
 ) {
     let attributes = view.attributes.as_ref();
+    // Two lists reused for every period: this period's values and the previous period's.
     let mut previous: Vec<(&'static str, Tally)> = Vec::new();
+    let mut values: Vec<(&'static str, Tally)> = Vec::new();
     let mut previous_band = UNKNOWN;
     let mut previous_kind = None;
-    for (period, mut values) in evaluations {
+    for (period, entries) in evaluations {
         if previous_kind != Some(period.kind) {
             previous.clear();
             previous_kind = Some(period.kind);
         }
         let band = age_band_on(attributes, period.end);
+        values.clear();
+        values.extend(entries);
         values.sort_unstable_by_key(|(cell, _)| address_order(cell));
         values.dedup_by(|later, earlier| {
             let same = std::ptr::eq(later.0, earlier.0);
@@ -318,7 +345,7 @@ fn add_changes(
                 }
             }
         }
-        previous = values;
+        std::mem::swap(&mut previous, &mut values);
         previous_band = band;
     }
 }
@@ -340,28 +367,45 @@ fn address_order(cell: &&'static str) -> (usize, usize) {
 /// that strict and non-strict comparisons are both covered; they also cover "365 days after",
 /// which falls twelve months after the date or after the day before it (leap years).
 pub fn change_points(view: &PersonView) -> Vec<Period> {
-    let mut months: BTreeSet<NaiveDate> = BTreeSet::new();
-    let mut add_date = |date: NaiveDate| {
-        for shift in [-1i64, 0, 1] {
-            months.extend(date.checked_add_signed(chrono::Duration::days(shift)).map(month_end));
-        }
-    };
-    for event in &view.events {
-        add_date(event.date);
-    }
-    if let Some(attributes) = view.attributes {
-        for age in AGE_EDGES {
-            // A 29 February birthday falls on 28 February or 1 March in other years: both are
-            // within a day of the date this gives.
-            attributes.birth_date.checked_add_months(Months::new(12 * age)).into_iter().for_each(&mut add_date);
-        }
-    }
-    let ends: BTreeSet<NaiveDate> = months
-        .iter()
-        .flat_map(|m| [0, 1, 12].into_iter().filter_map(move |ahead| m.checked_add_months(Months::new(ahead))))
-        .map(month_end)
-        .collect();
+    let birthdays = view.attributes.iter().flat_map(|attributes| {
+        // A 29 February birthday falls on 28 February or 1 March in other years: both are
+        // within a day of the date this gives.
+        AGE_EDGES.iter().filter_map(|age| attributes.birth_date.checked_add_months(Months::new(12 * age)))
+    });
+    let ends = change_point_ends(view.events.iter().map(|event| event.date).chain(birthdays));
     PeriodKind::ALL.into_iter().flat_map(|kind| ends.iter().map(move |&end| Period { kind, end })).collect()
+}
+
+/// The month ends at which a state can change, ascending, for these dates: the month of each
+/// date and of the days either side of it, and one and twelve months after each such month.
+/// Counted in month numbers (year × 12 + month) and turned into dates once at the end: with
+/// sets of dates and chrono's month arithmetic this was a twelfth of the engine's CPU.
+fn change_point_ends(dates: impl Iterator<Item = NaiveDate>) -> Vec<NaiveDate> {
+    let mut months: Vec<i32> = Vec::new();
+    for date in dates {
+        let month = month_number(date);
+        months.push(month);
+        if date.day() == 1 {
+            months.push(month - 1);
+        }
+        if date == month_end(date) {
+            months.push(month + 1);
+        }
+    }
+    months.sort_unstable();
+    months.dedup();
+    let mut ends: Vec<i32> = months.iter().flat_map(|&month| [month, month + 1, month + 12]).collect();
+    ends.sort_unstable();
+    ends.dedup();
+    ends.into_iter().filter_map(end_of_month_number).collect()
+}
+
+fn month_number(date: NaiveDate) -> i32 {
+    date.year() * 12 + date.month0() as i32
+}
+
+fn end_of_month_number(number: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(number.div_euclid(12), number.rem_euclid(12) as u32 + 1, 1).map(month_end)
 }
 
 /// Adds a non-zero `tally` to `key` (cells, or changes before stratifying).

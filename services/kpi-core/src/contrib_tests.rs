@@ -16,7 +16,7 @@ use crate::strata::strata_of;
 fn direct(state: &PersonState, periods: &[Period]) -> Counts {
     let view = state.view();
     let mut dated = Emitter::default();
-    let mut cells = StateCells { cells: vec![Vec::new(); periods.len()] };
+    let mut cells = StateCells::new(periods.len());
     for family in FAMILIES {
         match family.shape {
             Shape::Dated(contribute) => contribute(&view, &mut dated),
@@ -29,8 +29,8 @@ fn direct(state: &PersonState, periods: &[Period]) -> Counts {
             add_tally(&mut out, Key { indicator: cell, period, stratum }, tally);
         }
     };
-    for (period, values) in periods.iter().zip(cells.cells) {
-        for (cell, tally) in values {
+    for (period, values) in periods.iter().zip(cells.by_period()) {
+        for &(_, cell, tally) in values {
             put(cell, *period, tally);
         }
     }
@@ -352,4 +352,37 @@ fn contributions_per_person_timing() {
         people.len(),
         elapsed.as_secs_f64() * 1e6 / people.len() as f64
     );
+}
+
+/// The change points' month ends, counted in month numbers, against their definition in dates:
+/// the month ends of each date and the days either side, then of one and twelve months later.
+#[test]
+fn change_point_ends_are_the_month_ends_the_dates_define() {
+    let by_dates = |dates: &[NaiveDate]| -> Vec<NaiveDate> {
+        let months: std::collections::BTreeSet<NaiveDate> = dates
+            .iter()
+            .flat_map(|d| {
+                [-1i64, 0, 1].into_iter().filter_map(move |s| d.checked_add_signed(chrono::Duration::days(s)))
+            })
+            .map(month_end)
+            .collect();
+        let ends: std::collections::BTreeSet<NaiveDate> = months
+            .iter()
+            .flat_map(|m| [0, 1, 12].into_iter().filter_map(move |ahead| m.checked_add_months(Months::new(ahead))))
+            .map(month_end)
+            .collect();
+        ends.into_iter().collect()
+    };
+    // Every day of 1999-2005 alone (month and year ends, 29 February 2000 and 2004).
+    let mut day = NaiveDate::from_ymd_opt(1999, 1, 1).unwrap();
+    while day.year() < 2005 {
+        assert_eq!(change_point_ends(std::iter::once(day)), by_dates(&[day]), "{day}");
+        day = day.succ_opt().unwrap();
+    }
+    // Random sets of dates, as people's events are.
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    for _ in 0..2_000 {
+        let dates: Vec<NaiveDate> = (0..rng.gen_range(0..30)).map(|_| date(&mut rng)).collect();
+        assert_eq!(change_point_ends(dates.iter().copied()), by_dates(&dates), "{dates:?}");
+    }
 }

@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::event::{Event, Payload};
+use crate::indicators::records::Records;
 use crate::strata::Attributes;
 
 /// Everything the engine knows about one (pseudonymised) person.
@@ -186,10 +187,12 @@ pub fn attributes(events: &[&Event]) -> Option<Attributes> {
 }
 
 /// What the indicator families read: a person's events in effect, in event-time order, and
-/// their current demographics.
+/// their current demographics. Read-only once made: the care records several families read
+/// (referrals, ward stays) are read from `events` on first use and kept with the view.
 pub struct PersonView<'a> {
     pub events: Vec<&'a Event>,
     pub attributes: Option<Attributes>,
+    records: Records<'a>,
 }
 
 impl PersonState {
@@ -206,7 +209,12 @@ impl PersonState {
 impl<'a> PersonView<'a> {
     fn of(events: Vec<&'a Event>) -> Self {
         let attributes = attributes(&events);
-        PersonView { events, attributes }
+        PersonView { events, attributes, records: Records::default() }
+    }
+
+    /// The records read from the events, for `indicators::records` to fill and share.
+    pub(crate) fn records(&self) -> &Records<'a> {
+        &self.records
     }
 }
 

@@ -3,7 +3,7 @@
 //! month on ([`crate::contrib::contributions_from`]), instead of over their whole history.
 //!
 //! Why that is exact: every family decides a period's value from the events dated on or before
-//! the period's end (`latest_within_12_months`, `open_on`, `alive_on`, a diagnosis "on or
+//! the period's end (`latest_within`, `open_on`, `alive_on`, a diagnosis "on or
 //! before", an amount dated in the period), with three exceptions, each handled here:
 //!
 //! - **Episodes** (a referral, a ward stay, a detention) are read as a whole: a score dated

@@ -1,7 +1,7 @@
 //! Living well with SMI (`indicators.md`): at each period end, people on the caseload, and of
 //! them people with SMI, by their latest accommodation and smoking status within 12 months.
 
-use super::records::{accommodation, age, first_diagnosis, is_smi, latest_within_12_months, referrals, smoking};
+use super::records::{accommodation, age, first_diagnosis, is_smi, latest_within, referrals, smoking, TwelveMonthsTo};
 use super::{Family, Shape};
 use crate::codes::{Accommodation, Smoking};
 use crate::contrib::{StateCells, Tally};
@@ -25,7 +25,8 @@ fn contribute(view: &PersonView, periods: &[Period], cells: &mut StateCells) {
         if !referrals.iter().any(|r| r.open_on(day)) {
             continue;
         }
-        let housing = latest_within_12_months(&view.events, day, accommodation);
+        let last_12_months = TwelveMonthsTo::new(day);
+        let housing = latest_within(&view.events, last_12_months, accommodation);
         cells.add(
             at,
             "homelessness_pct",
@@ -41,7 +42,7 @@ fn contribute(view: &PersonView, periods: &[Period], cells: &mut StateCells) {
             cells.add(at, "smi_settled_accommodation_pct", Tally::of(settled));
             cells.add(at, "accommodation_recorded_pct", Tally::of(housing.is_some()));
         }
-        if let Some(status) = latest_within_12_months(&view.events, day, smoking) {
+        if let Some(status) = latest_within(&view.events, last_12_months, smoking) {
             cells.add(at, "smi_smoking_pct", Tally::of(status == Smoking::Current));
         }
     }

@@ -36,7 +36,7 @@ pub const BED_DAYS: Family = Family {
 
 fn interventions(view: &PersonView, emit: &mut Emitter) {
     for stay in ward_stays(view) {
-        for (date, kind) in stay.interventions {
+        for &(date, kind) in &stay.interventions {
             emit.count_on("restrictive_interventions", date);
             let specific = match kind {
                 InterventionKind::PhysicalRestraint | InterventionKind::MechanicalRestraint => Some("restraints"),
@@ -79,7 +79,7 @@ pub fn nights(fixed: i64, ends: i64, starts: i64, period: Period) -> i64 {
 fn bed_days(view: &PersonView, periods: &[Period], cells: &mut StateCells) {
     let stays = ward_stays(view);
     for (at, period) in periods.iter().enumerate() {
-        for stay in &stays {
+        for stay in stays {
             let Some((fixed, ends, starts)) = nights_in(stay, *period) else { continue };
             let mut add = |nights: Nights| {
                 cells.add(at, nights.fixed, Tally { numerator: fixed, denominator: 0 });

@@ -53,7 +53,7 @@ fn contribute(view: &PersonView, emit: &mut Emitter) {
             continue;
         }
         let Some(discharged) = referral.discharged else { continue };
-        let Some(Course { phq9: (phq_first, phq_last), gad7: (gad_first, gad_last) }) = finished_course(&referral)
+        let Some(Course { phq9: (phq_first, phq_last), gad7: (gad_first, gad_last) }) = finished_course(referral)
         else {
             continue;
         };
