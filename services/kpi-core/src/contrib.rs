@@ -122,17 +122,37 @@ impl StateCells {
         }
     }
 
-    /// The values at each period, in index order: one list for every period, empty where none
-    /// (each entry still names its period's index).
-    pub fn by_period(&mut self) -> impl Iterator<Item = &[(usize, &'static str, Tally)]> {
-        self.cells.sort_unstable_by_key(|(at, _, _)| *at);
-        let mut rest = self.cells.as_slice();
-        (0..self.periods).map(move |at| {
-            let here = rest.iter().take_while(|(index, _, _)| *index == at).count();
-            let (list, after) = rest.split_at(here);
-            rest = after;
-            list
-        })
+    /// The values grouped by period, by counting rather than sorting (sorting them was 4 % of
+    /// the contributions' time).
+    pub fn by_period(self) -> ByPeriod {
+        let mut bounds = vec![0usize; self.periods + 1];
+        for &(at, _, _) in &self.cells {
+            bounds[at + 1] += 1;
+        }
+        for at in 1..bounds.len() {
+            bounds[at] += bounds[at - 1];
+        }
+        let mut next = bounds.clone();
+        let mut values = vec![("", Tally::default()); self.cells.len()];
+        for (at, cell, tally) in self.cells {
+            values[next[at]] = (cell, tally);
+            next[at] += 1;
+        }
+        ByPeriod { values, bounds }
+    }
+}
+
+/// State values grouped by period ([`StateCells::by_period`]).
+pub struct ByPeriod {
+    values: Vec<(&'static str, Tally)>,
+    /// Period `i`'s values are `values[bounds[i]..bounds[i + 1]]`.
+    bounds: Vec<usize>,
+}
+
+impl ByPeriod {
+    /// One list for every period, in index order, empty where none.
+    pub fn lists(&self) -> impl Iterator<Item = &[(&'static str, Tally)]> {
+        self.bounds.windows(2).map(|bounds| &self.values[bounds[0]..bounds[1]])
     }
 }
 
@@ -250,8 +270,8 @@ fn changes_from(view: &PersonView, from: Option<NaiveDate>) -> FxHashMap<Change,
                 contribute(view, &periods, &mut cells);
             }
         }
-        let values = cells.by_period().map(|list| list.iter().map(|&(_, cell, tally)| (cell, tally)));
-        add_changes(view, periods.into_iter().zip(values), from, &mut changes);
+        let values = cells.by_period();
+        add_changes(view, periods.into_iter().zip(values.lists().map(|list| list.iter().copied())), from, &mut changes);
     }
     changes.retain(|_, tally| !tally.is_zero());
     changes

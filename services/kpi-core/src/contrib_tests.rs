@@ -29,8 +29,9 @@ fn direct(state: &PersonState, periods: &[Period]) -> Counts {
             add_tally(&mut out, Key { indicator: cell, period, stratum }, tally);
         }
     };
-    for (period, values) in periods.iter().zip(cells.by_period()) {
-        for &(_, cell, tally) in values {
+    let values = cells.by_period();
+    for (period, values) in periods.iter().zip(values.lists()) {
+        for &(cell, tally) in values {
             put(cell, *period, tally);
         }
     }
@@ -385,4 +386,22 @@ fn change_point_ends_are_the_month_ends_the_dates_define() {
         let dates: Vec<NaiveDate> = (0..rng.gen_range(0..30)).map(|_| date(&mut rng)).collect();
         assert_eq!(change_point_ends(dates.iter().copied()), by_dates(&dates), "{dates:?}");
     }
+}
+
+/// State values come back grouped by their period's index, in the order of the periods, with an
+/// empty list for a period that has none: the walk over periods takes each list as that
+/// period's values.
+#[test]
+fn state_values_come_back_by_period() {
+    let mut cells = StateCells::new(4);
+    cells.add(2, "b", Tally::ONE);
+    cells.add(0, "a", Tally::of(true));
+    cells.add(2, "c", Tally::of(false));
+    cells.add(3, "d", Tally::default()); // zero: not kept
+    cells.add(0, "e", Tally::ONE);
+    let grouped = cells.by_period();
+    let lists: Vec<Vec<&str>> = grouped.lists().map(|list| list.iter().map(|(cell, _)| *cell).collect()).collect();
+    assert_eq!(lists, [vec!["a", "e"], vec![], vec!["b", "c"], vec![]]);
+    let tallies: Vec<Tally> = grouped.lists().flatten().map(|(_, tally)| *tally).collect();
+    assert_eq!(tallies, [Tally::of(true), Tally::ONE, Tally::ONE, Tally::of(false)]);
 }
