@@ -26,7 +26,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |i: usize, default: usize| args.get(i).map_or(default, |a| a.parse().expect("a whole number"));
+    let arg = |i: usize, default: usize| {
+        args.get(i).map_or(default, |a| {
+            a.parse().unwrap_or_else(|_| {
+                panic!("argument {i} is {a:?}; expected a whole number (EVENTS PEOPLE BATCH ROUNDS)")
+            })
+        })
+    };
     let (events, people, batch, rounds) = (arg(1, 1_000_000), arg(2, 100_000), arg(3, 20_000), arg(4, 3));
 
     let started = Instant::now();

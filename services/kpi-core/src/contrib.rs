@@ -124,7 +124,7 @@ impl StateCells {
 
     /// The values grouped by period, by counting rather than sorting (sorting them was 4 % of
     /// the contributions' time).
-    pub fn by_period(self) -> ByPeriod {
+    fn by_period(self) -> ByPeriod {
         let mut bounds = vec![0usize; self.periods + 1];
         for &(at, _, _) in &self.cells {
             bounds[at + 1] += 1;
@@ -143,7 +143,7 @@ impl StateCells {
 }
 
 /// State values grouped by period ([`StateCells::by_period`]).
-pub struct ByPeriod {
+struct ByPeriod {
     values: Vec<(&'static str, Tally)>,
     /// Period `i`'s values are `values[bounds[i]..bounds[i + 1]]`.
     bounds: Vec<usize>,
@@ -151,7 +151,7 @@ pub struct ByPeriod {
 
 impl ByPeriod {
     /// One list for every period, in index order, empty where none.
-    pub fn lists(&self) -> impl Iterator<Item = &[(&'static str, Tally)]> {
+    fn lists(&self) -> impl Iterator<Item = &[(&'static str, Tally)]> {
         self.bounds.windows(2).map(|bounds| &self.values[bounds[0]..bounds[1]])
     }
 }
