@@ -49,6 +49,9 @@ pub struct BatchReport {
     /// under another person, or by another instance), so the events were applied again from
     /// its answer and the contributions computed a second time.
     pub recomputed: bool,
+    /// Persons not in memory, looked up in the warehouse before the batch's events were applied
+    /// (read back, or found new; the persons of retractions' targets not counted).
+    pub persons_read_back: usize,
     /// Where the batch's time went.
     pub steps: StepTimes,
 }
@@ -244,7 +247,7 @@ async fn prepare_inner(
         .collect();
     // Read before the events are recorded, so that what comes back is the state before this batch.
     let persons: Vec<(&str, i32)> = seen.iter().filter_map(|s| Some((s.person?, s.partition))).collect();
-    load_missing(&mut tx, owned, &persons, &[]).await?;
+    report.persons_read_back = load_missing(&mut tx, owned, &persons, &[]).await?;
     report.steps.read_persons = watch.lap();
 
     // A person's state in memory now holds every event recorded for them (read back above, or
@@ -512,18 +515,19 @@ fn newly_ended_before_started<'a>(before: Option<&PersonView>, after: &PersonVie
     ended_before_started(&after.events).into_iter().filter(|e| !known.contains(e.event_id.as_str())).collect()
 }
 
-/// Reads back, in the batch's transaction, the states of the persons not in memory.
+/// Reads back, in the batch's transaction, the states of the persons not in memory; returns how
+/// many persons were looked up (those with nothing recorded yet included).
 async fn load_missing(
     tx: &mut Transaction<'_, Postgres>,
     owned: &mut Owned,
     persons: &[(&str, i32)],
     retracting: &[&str],
-) -> Result<(), BatchError> {
+) -> Result<usize, BatchError> {
     let mut missing: Vec<(&str, i32)> = persons.iter().copied().filter(|(p, _)| !owned.is_cached(p)).collect();
     missing.sort_unstable();
     missing.dedup();
     if missing.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let partitions: HashMap<&str, i32> = missing.iter().copied().collect();
     let names: Vec<&str> = missing.iter().map(|(p, _)| *p).collect();
@@ -531,7 +535,7 @@ async fn load_missing(
         let partition = partitions[person.as_str()];
         owned.restore(person, partition, Some(state));
     }
-    Ok(())
+    Ok(names.len())
 }
 
 /// The person's state, and where to note what this batch adds to it.

@@ -19,6 +19,7 @@ pub struct EngineMetrics {
     step_seconds: CounterVec,
     commit_failures: IntCounter,
     batches_recomputed: IntCounter,
+    persons_read_back: Histogram,
     partitions_owned: IntGauge,
     persons_in_memory: IntGauge,
     consumer_lag: IntGaugeVec,
@@ -72,6 +73,13 @@ impl EngineMetrics {
             "kpi_engine_batches_recomputed_total",
             "Batches whose duplicates PostgreSQL saw differently from the person states in memory (an event id recorded under another person, or by another instance): applied again from its answer, the contributions computed twice.",
         )?;
+        let persons_read_back = Histogram::with_opts(
+            HistogramOpts::new(
+                "kpi_engine_persons_read_back",
+                "Persons of a committed batch that were not in memory, looked up in the warehouse (read back, or found new). Near the batch's whole count of persons batch after batch: engine.person_cache_capacity is small for the trust's active people.",
+            )
+            .buckets(vec![0.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0]),
+        )?;
         let partitions_owned =
             IntGauge::new("kpi_engine_partitions_owned", "Canonical-topic partitions this instance owns.")?;
         let persons_in_memory = IntGauge::new(
@@ -94,6 +102,7 @@ impl EngineMetrics {
             Box::new(step_seconds.clone()),
             Box::new(commit_failures.clone()),
             Box::new(batches_recomputed.clone()),
+            Box::new(persons_read_back.clone()),
             Box::new(partitions_owned.clone()),
             Box::new(persons_in_memory.clone()),
             Box::new(consumer_lag.clone()),
@@ -116,6 +125,7 @@ impl EngineMetrics {
             step_seconds,
             commit_failures,
             batches_recomputed,
+            persons_read_back,
             partitions_owned,
             persons_in_memory,
             consumer_lag,
@@ -132,6 +142,7 @@ impl EngineMetrics {
         self.dead_lettered.inc_by(report.ended_before_started as u64);
         self.batch_seconds.observe(batch_seconds);
         self.commit_seconds.observe(commit_seconds);
+        self.persons_read_back.observe(report.persons_read_back as f64);
         for (step, time) in report.steps.labelled() {
             self.step_seconds.with_label_values(&[step]).inc_by(time.as_secs_f64());
         }

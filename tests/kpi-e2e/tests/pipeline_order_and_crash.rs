@@ -37,6 +37,10 @@ async fn shuffled_events_with_ten_percent_duplicates_give_identical_values() {
     let duplicates: i64 =
         metric(&pipeline, Service::Engine, "kpi_engine_events_total{outcome=\"duplicate\"}").await as i64;
     assert!(duplicates >= (lines.len() / 20) as i64, "duplicates seen: {duplicates}");
+    // Each of the 2,000 persons is looked up once when first seen; more than twice that many
+    // look-ups means persons left memory and were read back, again and again.
+    let looked_up = metric(&pipeline, Service::Engine, "kpi_engine_persons_read_back_sum").await;
+    assert!(looked_up > 4_000.0, "persons not in memory looked up in the warehouse: {looked_up}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
