@@ -66,13 +66,10 @@ impl Eq for PersonState {}
 impl PersonState {
     /// Adds an event; `false` if its id is already known (a duplicate changes nothing).
     pub fn insert(&mut self, mut event: Event) -> bool {
-        if self.events.contains(event.event_id.as_str()) {
-            return false;
-        }
         // The person is the key this state is stored under; no need to keep it per event.
         event.person = None;
-        self.events.insert(ById(event));
-        true
+        // One descent of the set: a known id leaves the event first recorded under it in place.
+        self.events.insert(ById(event))
     }
 
     /// Retracts an event by id (it may arrive later); `true` if this changes the events in effect.
@@ -285,6 +282,8 @@ mod tests {
         let mut additions = Additions::default();
         assert!(state.insert_noting(smoking("e3", "2024-01-20"), &mut additions));
         assert!(!state.insert_noting(smoking("e1", "2024-01-05"), &mut additions), "a duplicate");
+        assert!(!state.insert(smoking("e1", "2024-06-30")), "a duplicate, whatever it now says");
+        assert_eq!(state.event("e1").map(|e| e.date.to_string()).as_deref(), Some("2024-01-05"), "the first kept");
         assert!(state.retract_noting("e1", &mut additions), "retracts an event in effect");
         assert!(!state.retract_noting("e2", &mut additions), "already retracted");
         assert!(!state.retract_noting("e9", &mut additions), "awaits its target");
