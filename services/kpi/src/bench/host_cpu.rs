@@ -1,10 +1,34 @@
-//! `kpi bench`, phase 9's CPU accounting, from /proc: the time of one process (a service the
-//! bench started, or the bench itself with its producer) and of every process of one command
-//! name (PostgreSQL's backends, the broker), so that the end to end's cores are accounted for.
+//! `kpi bench`, CPU accounting of the service phases (4, 5) and of phase 9, from /proc: the time
+//! of one process (a service the bench started, or the bench itself with its producer) and of
+//! every process of one command name (PostgreSQL's backends, the broker), so that the cores a
+//! phase used are accounted for, and a stage's rate can be set against the work behind it.
 
 use std::collections::HashMap;
 
 use anyhow::Context;
+
+use super::report::ProcessCpu;
+
+/// PostgreSQL's and the broker's CPU time from one moment on: the two shared processes that
+/// work beside a service on this machine.
+pub struct Shared([ByName; 2]);
+
+impl Shared {
+    pub fn now() -> Shared {
+        Shared([ByName::now("postgres"), ByName::now("tansu")])
+    }
+
+    /// Each one's seconds since [`Shared::now`], leaving out one that does not run here.
+    pub fn since(&self) -> anyhow::Result<Vec<ProcessCpu>> {
+        let mut used = Vec::new();
+        for (others, process) in self.0.iter().zip(["postgresql", "broker (tansu)"]) {
+            if let Some(seconds) = others.seconds_since()? {
+                used.push(ProcessCpu { process, seconds });
+            }
+        }
+        Ok(used)
+    }
+}
 
 /// CPU ticks of every process of one command name at one moment.
 pub struct ByName {

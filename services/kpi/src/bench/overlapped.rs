@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use kpi_runtime::settings::Settings;
 
 use super::database::BenchDb;
-use super::host_cpu::{self, ByName};
+use super::host_cpu::{self, Shared};
 use super::metrics::Metrics;
 use super::report::ProcessCpu;
 use super::services::{service_env, Running, Service};
@@ -94,7 +94,7 @@ async fn measure(
     until_engine(&mut services, client, 1, "warming up", &hint, o.timeout).await?;
 
     let cpu_before = cpu_seconds(&services)?;
-    let others_before = [ByName::now("postgres"), ByName::now("tansu")];
+    let shared_before = Shared::now();
     let own_before = host_cpu::own_seconds()?;
     let publisher = services[2].admin;
     let refreshes = || async {
@@ -121,11 +121,7 @@ async fn measure(
         .zip(cpu_before)
         .map(|((process, after), (_, before))| ProcessCpu { process, seconds: after - before })
         .collect();
-    for (others, label) in others_before.iter().zip(["postgresql", "broker (tansu)"]) {
-        if let Some(seconds) = others.seconds_since()? {
-            cpu.push(ProcessCpu { process: label, seconds });
-        }
-    }
+    cpu.extend(shared_before.since()?);
     cpu.push(ProcessCpu { process: "bench (producer)", seconds: host_cpu::own_seconds()? - own_before });
     let publisher_refreshes = (refreshes().await? - refreshes_before) as u64;
     Ok(Overlapped { seconds, cpu, publisher_refreshes })

@@ -47,6 +47,11 @@ pub struct Stage {
     pub startup_seconds: Option<f64>,
     pub events_per_second: f64,
     pub ratio_to_broker_read: Option<f64>,
+    /// For a service run alone (ingest, engine): CPU time of the service, then of PostgreSQL and
+    /// the broker (each if it runs on this machine), over `seconds`; empty for the other stages.
+    /// Set against the events, it is the work an event costs each, which bounds the rate two
+    /// cores can give.
+    pub cpu: Vec<ProcessCpu>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -235,6 +240,14 @@ pub mod tests {
             startup_seconds: None,
             events_per_second: per_second(events, seconds),
             ratio_to_broker_read: None,
+            cpu: vec![],
+        };
+        let engine = Stage {
+            cpu: vec![
+                ProcessCpu { process: "engine", seconds: 2.5 },
+                ProcessCpu { process: "postgresql", seconds: 1.0 },
+            ],
+            ..stage(ENGINE, 1000, 4.0)
         };
         Report {
             run: RunInfo {
@@ -246,7 +259,7 @@ pub mod tests {
                 cpus: 2,
                 started_at: "t".into(),
             },
-            stages: vec![stage(BROKER_READ, 1000, 1.0), stage(ENGINE, 1000, 4.0)],
+            stages: vec![stage(BROKER_READ, 1000, 1.0), engine],
             end_to_end: EndToEnd {
                 sequential_seconds: 10.0,
                 overlapped_seconds: None,

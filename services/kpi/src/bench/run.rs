@@ -13,10 +13,11 @@ use kpi_runtime::kafka::producer_config;
 use kpi_runtime::settings::{LogSettings, Needs, Settings};
 
 use super::database::BenchDb;
+use super::host_cpu::Shared;
 use super::metrics::Metrics;
 use super::report::{
-    per_second, percentile_censored, EndToEnd, GaugeLatency, Latency, Memory, Report, RunInfo, Spent, Stage,
-    BROKER_READ, ENGINE,
+    per_second, percentile_censored, EndToEnd, GaugeLatency, Latency, Memory, ProcessCpu, Report, RunInfo, Spent,
+    Stage, BROKER_READ, ENGINE,
 };
 use super::services::{pin_executable, service_env, Running, Service, HMAC_KEY};
 use super::topics::Topics;
@@ -139,6 +140,7 @@ impl Bench<'_> {
 
         let client = reqwest::Client::new();
         // 4. Ingest alone: done when every raw event is accepted or refused.
+        let shared = Shared::now();
         let ingest = self.start(Service::Ingest)?;
         let (since_start, since_first, accepted) = self
             .until_count(&client, ingest, "ingest", produced.events, timeout, |m| {
@@ -149,12 +151,15 @@ impl Bench<'_> {
             })
             .await?;
         eprintln!("4/9 ingest: {} events in {:.1} s ({accepted} accepted)", produced.events, since_start);
-        stages.push(stage(
-            "ingest (validated, pseudonymised, produced)",
-            produced.events,
-            since_start,
-            Some(since_start - since_first),
-        ));
+        stages.push(Stage {
+            cpu: phase_cpu(&self.services[ingest], &shared)?,
+            ..stage(
+                "ingest (validated, pseudonymised, produced)",
+                produced.events,
+                since_start,
+                Some(since_start - since_first),
+            )
+        });
         let mut e2e = produced.seconds + since_start;
         let mut time_spent = Vec::new();
         let m = Metrics::scrape(&client, self.services[ingest].admin).await?;
@@ -165,12 +170,16 @@ impl Bench<'_> {
 
         // 5. Engine: done when every canonical event is in a committed batch.
         let accepted = accepted as u64;
+        let shared = Shared::now();
         let engine = self.start(Service::Engine)?;
         let (since_start, since_first, _) = self
             .until_count(&client, engine, "engine", accepted, timeout, |m| (m.sum("kpi_engine_events_total"), 0.0))
             .await?;
         eprintln!("5/9 engine: {accepted} events committed in {since_start:.1} s");
-        stages.push(stage(ENGINE, accepted, since_start, Some(since_start - since_first)));
+        stages.push(Stage {
+            cpu: phase_cpu(&self.services[engine], &shared)?,
+            ..stage(ENGINE, accepted, since_start, Some(since_start - since_first))
+        });
         e2e += since_start;
         let m = Metrics::scrape(&client, self.services[engine].admin).await?;
         let (batches, count) = m.histogram("kpi_engine_batch_duration_seconds");
@@ -389,7 +398,16 @@ fn stage(name: &str, events: u64, seconds: f64, startup_seconds: Option<f64>) ->
         startup_seconds,
         events_per_second: per_second(events, seconds),
         ratio_to_broker_read: None,
+        cpu: Vec::new(),
     }
+}
+
+/// The CPU time of a service run alone (since its process started, as its stage's time is) and
+/// of PostgreSQL and the broker over the same phase.
+fn phase_cpu(service: &Running, shared: &Shared) -> anyhow::Result<Vec<ProcessCpu>> {
+    let mut cpu = vec![ProcessCpu { process: service.service.name(), seconds: service.cpu_seconds()? }];
+    cpu.extend(shared.since()?);
+    Ok(cpu)
 }
 
 /// How the table names an engine batch step (`kpi_engine_batch_step_seconds_total{step}`).

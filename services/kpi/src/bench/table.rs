@@ -4,7 +4,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
-use super::report::Report;
+use super::report::{Report, Stage};
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -22,6 +22,12 @@ pub fn render(report: &Report) -> String {
     out.push_str(&stages.to_string());
 
     let mut summary = table(&["measure", "value"]);
+    for s in report.stages.iter().filter(|s| !s.cpu.is_empty()) {
+        summary.add_row(vec![
+            format!("CPU over \"{}\", µs an event (cores busy)", s.name),
+            cpu_per_event(s, report.run.cpus),
+        ]);
+    }
     let e2e = &report.end_to_end;
     summary.add_row(vec![
         "end to end, stages one after another (produce + ingest + engine + publisher)".to_owned(),
@@ -112,6 +118,16 @@ pub fn render(report: &Report) -> String {
     out
 }
 
+/// `engine 19.6, postgresql 20.3 (1.85 of 2 cores)`: each process's CPU time over the stage
+/// per event, and how many cores they kept busy together.
+fn cpu_per_event(stage: &Stage, cpus: usize) -> String {
+    let events = stage.events.max(1) as f64;
+    let each: Vec<String> =
+        stage.cpu.iter().map(|c| format!("{} {:.1}", c.process, c.seconds * 1e6 / events)).collect();
+    let busy = stage.cpu.iter().map(|c| c.seconds).sum::<f64>() / stage.seconds.max(f64::MIN_POSITIVE);
+    format!("{} ({busy:.2} of {cpus} cores)", each.join(", "))
+}
+
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(header.to_vec());
@@ -133,6 +149,8 @@ mod tests {
             "not measured",
             "PostgreSQL commits",
             "500.0",
+            "CPU over \"engine (to committed counts)\", µs an event (cores busy)",
+            "engine 2500.0, postgresql 1000.0 (0.88 of 2 cores)",
         ] {
             assert!(text.contains(expected), "{expected:?} missing from\n{text}");
         }
