@@ -20,7 +20,7 @@ use kpi_core::Pseudonymiser;
 use kpi_runtime::admin::Readiness;
 use kpi_runtime::kafka::{batch_producer_config, consumer_config, BrokerReadiness, STATISTICS_INTERVAL_MS};
 use kpi_runtime::keep_polling::keep_polling_until;
-use kpi_runtime::settings::{KafkaSettings, Settings};
+use kpi_runtime::settings::Settings;
 
 use crate::internal_events::IngestMetrics;
 use crate::transform::{transform, Outcome, CONTENT_TYPE, DETAIL_HEADER, EVENT_TYPE_HEADER, REASON_HEADER};
@@ -67,7 +67,6 @@ impl BatchSizer {
 }
 
 /// One record ready to produce.
-#[derive(Debug, PartialEq)]
 struct Record {
     topic: String,
     key: Option<Vec<u8>>,
@@ -104,9 +103,10 @@ pub async fn run(
             batch = next_batch(&consumer, sizer.limit(), std::mem::take(&mut carried)) => batch,
         };
         let started = Instant::now();
-        let records = to_records(kafka, &pseudonymiser, &metrics, &batch);
+        let mut records = Vec::with_capacity(batch.len());
         let mut next_offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
         for message in &batch {
+            records.push(to_record(settings, &pseudonymiser, &metrics, message));
             next_offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
         }
         let acknowledged = produce_all(&producer, &records, &metrics, &ready, &shutdown);
@@ -156,52 +156,11 @@ async fn next_batch<'c>(
     batch
 }
 
-/// The batch's records, in the batch's order (a person's events go out as they came), made on
-/// every core: validating, pseudonymising and writing the canonical JSON is ingest's own work
-/// (about 12 µs an event), and on one thread its stage of `kpi bench` kept one of two cores busy.
-fn to_records<M: Message + Sync>(
-    kafka: &KafkaSettings,
+fn to_record(
+    settings: &Settings,
     pseudonymiser: &Pseudonymiser,
     metrics: &IngestMetrics,
-    batch: &[M],
-) -> Vec<Record> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    to_records_on(cores, kafka, pseudonymiser, metrics, batch)
-}
-
-fn to_records_on<M: Message + Sync>(
-    cores: usize,
-    kafka: &KafkaSettings,
-    pseudonymiser: &Pseudonymiser,
-    metrics: &IngestMetrics,
-    batch: &[M],
-) -> Vec<Record> {
-    // A steady trickle is not worth a thread.
-    let parts = cores.min(batch.len() / MIN_MESSAGES_PER_THREAD).max(1);
-    let chunk = batch.len().div_ceil(parts).max(1);
-    let transform_all = |part: &[M]| -> Vec<Record> {
-        part.iter().map(|message| to_record(kafka, pseudonymiser, metrics, message)).collect()
-    };
-    let mut parts = batch.chunks(chunk);
-    let Some(first) = parts.next() else { return Vec::new() };
-    std::thread::scope(|scope| {
-        let others: Vec<_> = parts.map(|part| scope.spawn(move || transform_all(part))).collect();
-        let mut records = transform_all(first);
-        for other in others {
-            records.extend(other.join().expect("transforming raw messages panicked"));
-        }
-        records
-    })
-}
-
-/// Fewest messages a thread is started for.
-const MIN_MESSAGES_PER_THREAD: usize = 200;
-
-fn to_record<M: Message>(
-    kafka: &KafkaSettings,
-    pseudonymiser: &Pseudonymiser,
-    metrics: &IngestMetrics,
-    message: &M,
+    message: &BorrowedMessage<'_>,
 ) -> Record {
     let payload = message.payload().unwrap_or_default();
     let headers: Vec<(String, Vec<u8>)> = message
@@ -216,7 +175,7 @@ fn to_record<M: Message>(
         Outcome::Canonical { key, event_type, payload } => {
             metrics.event_accepted(event_type);
             Record {
-                topic: kafka.canonical_topic.clone(),
+                topic: settings.kafka.canonical_topic.clone(),
                 key: Some(key.into_bytes()),
                 payload,
                 headers: vec![
@@ -234,7 +193,7 @@ fn to_record<M: Message>(
             headers.push(("kpi-source-partition".into(), message.partition().to_string().into_bytes()));
             headers.push(("kpi-source-offset".into(), message.offset().to_string().into_bytes()));
             Record {
-                topic: kafka.dead_letter_topic.clone(),
+                topic: settings.kafka.dead_letter_topic.clone(),
                 key: message.key().map(<[u8]>::to_vec),
                 payload: payload.to_vec(),
                 headers,
@@ -310,46 +269,6 @@ async fn produce_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rdkafka::message::{OwnedMessage, Timestamp};
-
-    /// Raw messages for one person, every seventh with an NHS number that fails its check.
-    fn raw_batch(n: usize) -> Vec<OwnedMessage> {
-        (0..n)
-            .map(|i| {
-                let nhs = if i % 7 == 3 { "9434765918" } else { "9434765919" };
-                let payload = format!(
-                    r#"{{"event_id": "rio-{i}", "occurred_at": "2024-03-01T10:15:00Z", "person_id": "{nhs}",
-                        "smoking_status": {{"status": "current"}}}}"#
-                );
-                OwnedMessage::new(
-                    Some(payload.into_bytes()),
-                    Some(nhs.as_bytes().to_vec()),
-                    "raw".into(),
-                    Timestamp::NotAvailable,
-                    0,
-                    i as i64,
-                    None,
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_batch_transformed_on_several_threads_keeps_its_order_and_content() {
-        let kafka = KafkaSettings::default();
-        let pseudonymiser = Pseudonymiser::new(&[7; 32]).unwrap();
-        let metrics = IngestMetrics::register(&prometheus::Registry::new()).unwrap();
-        let batch = raw_batch(1_001);
-        let one_by_one: Vec<Record> =
-            batch.iter().map(|message| to_record(&kafka, &pseudonymiser, &metrics, message)).collect();
-        let dead = one_by_one.iter().filter(|r| r.topic == kafka.dead_letter_topic).count();
-        assert_eq!(dead, 143, "the batch mixes canonical and dead-letter records");
-        for cores in [1, 2, 3, 8] {
-            let records = to_records_on(cores, &kafka, &pseudonymiser, &metrics, &batch);
-            assert!(records == one_by_one, "on {cores} threads the records differ from one at a time");
-        }
-        assert!(to_records_on(2, &kafka, &pseudonymiser, &metrics, &raw_batch(0)).is_empty());
-    }
 
     #[test]
     fn batches_shrink_when_the_broker_is_slow_and_grow_back_when_it_recovers() {
