@@ -2,7 +2,7 @@
 
 /// mimalloc instead of the system allocator: the engine allocates and frees a batch's person
 /// states and contributions on several threads; with glibc's malloc its peak resident memory on
-/// the 1,000,000-event bench was 1,068-1,089 MiB, with mimalloc 968 MiB (PERFORMANCE.md).
+/// the 1,000,000-event bench was 1,068-1,089 MiB, with mimalloc 968 MiB (docs/performance-history.md, "Memory").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
