@@ -2,8 +2,8 @@
 //! touched person's state before and after it (`kpi-engine`'s `batch::differences_of`, on one
 //! core here), over the synthetic feed the bench uses, in arrival order and in batches. No broker,
 //! no database: a change to `contrib` or to the families shows here first, without the noise of
-//! a whole `kpi bench` run (docs/performance-history.md, "Contributions
-//! measured alone").
+//! a whole `kpi bench` run
+//! (docs/performance-history.md, "Contributions measured alone").
 //!
 //! `cargo run --release -p kpi-core --example contributions -- [EVENTS] [PEOPLE] [BATCH] [ROUNDS]`
 //! (defaults 1000000 100000 20000 3: the bench's default feed and batch size).

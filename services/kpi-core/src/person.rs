@@ -21,8 +21,8 @@ pub struct PersonState {
 
 /// An event in a person's state, ordered and found by its id. The set keys on the event's own
 /// id rather than a copy of it: the engine keeps tens of thousands of persons in memory, and a
-/// second 64-character id per event cost 14-17 % of its peak memory (docs/
-/// performance-history.md, "A person's events kept once").
+/// second 64-character id per event cost 14-17 % of its peak memory
+/// (docs/performance-history.md, "A person's events kept once").
 #[derive(Debug, Clone)]
 struct ById(Event);
 

@@ -125,11 +125,12 @@ pub struct Seen<'a> {
 ///
 /// Events foreseen new whose id comes once in the batch, nearly all of them, are sent with
 /// `COPY`: on a 20,000-event batch into a 990,000-row `events_seen` it took 540-665 ms against
-/// 770-1,050 ms for the `INSERT … ON CONFLICT … RETURNING` (psql, three runs each, docs/
-/// performance-history.md, "Recording with COPY"). The rest (retractions, foreseen duplicates, repeated ids) go by that
-/// `INSERT`, which says which were new. Their ids are apart, so the two cannot disagree over which
-/// row of an id came first. A copy PostgreSQL refuses (an id it already holds, under another
-/// person or from another instance) is rolled back to a savepoint and recorded by the `INSERT`.
+/// 770-1,050 ms for the `INSERT … ON CONFLICT … RETURNING` (psql, three runs each,
+/// docs/performance-history.md, "Recording with COPY"). The rest (retractions, foreseen
+/// duplicates, repeated ids) go by that `INSERT`, which says which were new. Their ids are
+/// apart, so the two cannot disagree over which row of an id came first. A copy PostgreSQL
+/// refuses (an id it already holds, under another person or from another instance) is rolled
+/// back to a savepoint and recorded by the `INSERT`.
 pub struct RecordSeen {
     copied: Option<Copied>,
     inserted: Option<PgArguments>,

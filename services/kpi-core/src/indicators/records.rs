@@ -71,8 +71,8 @@ impl Referral<'_> {
 }
 
 /// The care records several families read, each read from a view's events once: a person's
-/// referrals were read six times an evaluation, 6 % of the engine's CPU (docs/
-/// performance-history.md, "Contributions measured alone").
+/// referrals were read six times an evaluation, 6 % of the engine's CPU
+/// (docs/performance-history.md, "Contributions measured alone").
 #[derive(Default)]
 pub struct Records<'a> {
     referrals: OnceCell<Vec<Referral<'a>>>,
