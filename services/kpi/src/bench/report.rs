@@ -245,7 +245,7 @@ pub mod tests {
         let engine = Stage {
             cpu: vec![
                 ProcessCpu { process: "engine", seconds: 2.5 },
-                ProcessCpu { process: "postgresql", seconds: 1.0 },
+                ProcessCpu { process: "postgresql", seconds: 1.1 },
             ],
             ..stage(ENGINE, 1000, 4.0)
         };
